@@ -1,0 +1,195 @@
+"""`turnout`: run the daily load, serve the vendor sandboxes, or run the whole demo."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import shutil
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assets.runner import CROSS_VENDOR, LoadOutcome, run_daily_load, run_instance
+from assets.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, dagster_home, pipelines_dir, warehouse_path
+from pipelines.registry import VENDORS
+from pipelines.sandbox import SandboxServer
+
+DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
+SCALES = ("small", "medium", "large")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return args.command(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="turnout", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="the daily load against the configured vendors")
+    run.add_argument("--warehouse", help=f"DuckDB file (default ${WAREHOUSE_ENV} or {DEFAULT_WAREHOUSE})")
+    run.add_argument("--as-of", help="business date to load for, YYYY-MM-DD (default today, UTC)")
+    run.set_defaults(command=run_command)
+
+    sandbox = commands.add_parser("sandbox", help="serve the vendor sandboxes until interrupted")
+    _sandbox_options(sandbox)
+    sandbox.add_argument("--port", type=int, default=0, help="first port (default: free ports)")
+    sandbox.set_defaults(command=sandbox_command)
+
+    demo = commands.add_parser("demo", help="load N simulated days from the sandboxes")
+    demo.add_argument("--days", type=int, default=2, help="simulated days after day 0 (default 2)")
+    demo.add_argument("--warehouse", help=f"DuckDB file to create (default {DEMO_WAREHOUSE})")
+    _sandbox_options(demo)
+    demo.set_defaults(command=demo_command)
+    return parser
+
+
+def _sandbox_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
+    parser.add_argument("--scale", choices=SCALES, default="small", help="data size (default small)")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    console = Console()
+    warehouse = warehouse_path(args.warehouse)
+    with console.status(f"Loading into {warehouse} …"), _run_log(warehouse) as log_file:
+        outcome = run_daily_load(warehouse, as_of=args.as_of)
+    print_outcome(console, outcome)
+    console.print(f"run log: {log_file}")
+    return 0 if outcome.ok else 1
+
+
+def sandbox_command(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ExitStack() as stack:
+        servers = _start_sandboxes(stack, args.seed, args.scale, args.port)
+        for server in servers:
+            for name, value in server.app.settings(server.base_url).items():
+                print(f"export {name}={value}")
+        print(f"# {len(servers)} sandbox(es) serving; advance a day with "
+              f"curl -X POST '<base url>/_sandbox/advance?days=1'. Ctrl-C stops.", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    console = Console()
+    warehouse = _fresh_demo_warehouse(console, args.warehouse)
+    if warehouse is None:
+        return 2
+    instance = run_instance(warehouse)
+    outcomes: list[LoadOutcome] = []
+    with ExitStack() as stack:
+        servers = _start_sandboxes(stack, args.seed, args.scale, port=0)
+        for server in servers:
+            os.environ.update(server.app.settings(server.base_url))
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+        ) as progress:
+            task = progress.add_task("", total=args.days + 1)
+            for day in range(args.days + 1):
+                if day:
+                    progress.update(task, description=f"day {day}: advancing the sandboxes")
+                    _advance(servers)
+                as_of = servers[0].app.today.isoformat()
+                progress.update(task, description=f"day {day} ({as_of}): loading and modelling")
+                with _run_log(warehouse) as log_file:
+                    outcome = run_daily_load(warehouse, as_of=as_of, instance=instance)
+                outcomes.append(outcome)
+                progress.advance(task)
+                if not outcome.ok:
+                    break
+    print_outcome(console, outcomes[-1])
+    console.print(f"run log: {log_file}")
+    _print_how_to_open(console, warehouse)
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+@contextlib.contextmanager
+def _run_log(warehouse: Path) -> Iterator[Path]:
+    """Sends dbt's and Dagster's step output to a log file beside the warehouse."""
+    logs = warehouse.parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"turnout-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}.log"
+    with path.open("a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        yield path
+
+
+def _start_sandboxes(stack: ExitStack, seed: int, scale: str, port: int) -> list[SandboxServer]:
+    servers = []
+    for offset, vendor in enumerate(VENDORS):
+        app = vendor.sandbox(seed=seed, scale=scale)
+        server = SandboxServer(app, port=port + offset if port else 0)
+        servers.append(stack.enter_context(server))
+    return servers
+
+
+def _advance(servers: Sequence[SandboxServer]) -> None:
+    for server in servers:
+        httpx.post(f"{server.base_url}/_sandbox/advance", params={"days": 1}).raise_for_status()
+
+
+def _fresh_demo_warehouse(console: Console, requested: str | None) -> Path | None:
+    warehouse = warehouse_path(requested or DEMO_WAREHOUSE)
+    if warehouse.exists() and requested:
+        console.print(f"[red]{warehouse} exists; the demo builds a new warehouse. "
+                      "Remove it or choose another --warehouse.[/red]")
+        return None
+    for leftover in (warehouse, warehouse.with_suffix(".duckdb.wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(pipelines_dir(warehouse), ignore_errors=True)
+    return warehouse
+
+
+def print_outcome(console: Console, outcome: LoadOutcome) -> None:
+    for title, missing in outcome.skipped_vendors.items():
+        console.print(f"[yellow]{title}: not configured, skipped (set {', '.join(missing)})[/yellow]")
+    if outcome.mart_rows:
+        vendors = sorted({v for counts in outcome.mart_rows.values() for v in counts} - {CROSS_VENDOR})
+        table = Table(title=f"What landed (as of {outcome.as_of or 'today'})")
+        table.add_column("mart")
+        for vendor in vendors:
+            table.add_column(vendor, justify="right")
+        table.add_column("total", justify="right")
+        for mart, counts in outcome.mart_rows.items():
+            per_vendor = (f"{counts[v]:,}" if v in counts else "·" for v in vendors)
+            table.add_row(mart, *per_vendor, f"{sum(counts.values()):,}")
+        console.print(table)
+    checks = f"checks: {outcome.checks_passed} passed, {len(outcome.checks_failed)} failed"
+    console.print(checks if not outcome.checks_failed else f"[red]{checks}[/red]")
+    for failed in outcome.checks_failed:
+        console.print(f"[red]  failed check {failed}[/red]")
+    for failure in outcome.failures:
+        console.print(f"[red]failed: {failure}[/red]")
+    console.print("[green]load succeeded[/green]" if outcome.ok else "[red]load failed[/red]")
+
+
+def _print_how_to_open(console: Console, warehouse: Path) -> None:
+    console.print(
+        "\nOpen the warehouse (read-only, while nothing is loading):\n"
+        f"  python -c \"import duckdb; duckdb.connect('{warehouse}', read_only=True)"
+        ".sql('from marts.rpt_event_attendance').show()\"\n"
+        "Open the Dagster UI on these runs:\n"
+        f"  DAGSTER_HOME={dagster_home(warehouse)} {WAREHOUSE_ENV}={warehouse} "
+        "dagster dev -w workspace.yaml",
+        soft_wrap=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

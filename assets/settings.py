@@ -1,0 +1,39 @@
+"""Where Turnout keeps its files, resolved when asked, never at import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_models"
+WAREHOUSE_ENV = "TURNOUT_WAREHOUSE"
+DEFAULT_WAREHOUSE = Path("warehouse") / "turnout.duckdb"
+SCHEDULE_ENV = "TURNOUT_SCHEDULE"
+DEFAULT_SCHEDULE = "0 5 * * *"  # daily, 05:00 UTC
+
+# Every asset that writes the warehouse shares this pool (limit 1): DuckDB has one writer.
+WAREHOUSE_POOL = "turnout_warehouse"
+WAREHOUSE_OP_TAG = "turnout/writes"
+# The business date a run loads for; the schedule sets it, `turnout demo` simulates it.
+AS_OF_TAG = "turnout/as_of"
+
+
+def warehouse_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The warehouse file: explicit path, else $TURNOUT_WAREHOUSE, else warehouse/turnout.duckdb."""
+    chosen = explicit or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE
+    return Path(chosen).expanduser().resolve()
+
+
+def pipelines_dir(warehouse: Path) -> Path:
+    """dlt's working folder, kept beside the warehouse it loads."""
+    return warehouse.parent / ".dlt_pipelines" / warehouse.stem
+
+
+def dagster_home(warehouse: Path) -> Path:
+    """Run history for the CLI, beside the warehouse; `dagster dev` can open it."""
+    return Path(os.environ.get("DAGSTER_HOME") or warehouse.parent / ".dagster").resolve()
+
+
+def schedule_cron() -> str:
+    return os.environ.get(SCHEDULE_ENV) or DEFAULT_SCHEDULE

@@ -1,0 +1,69 @@
+"""dbt assets: staging views and marts, with dbt tests as asset checks."""
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from assets.settings import DBT_PROJECT_DIR, WAREHOUSE_OP_TAG, WAREHOUSE_POOL
+
+MANIFEST_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
+
+
+class WarehouseDbtTranslator(DagsterDbtTranslator):
+    """dbt sources take the keys of the dlt assets that load them: one lineage graph."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        # fqn is [project, folder, ...]: staging, intermediate or marts.
+        return fqn[1] if len(fqn) > 2 else "marts"
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Parses the dbt project when its manifest is missing or older than its sources.
+
+    `prepare_if_dev()` only does this under `dagster dev`; the CLI and tests need it too.
+    """
+    manifest = Path(project.manifest_path)
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_input(project.project_dir):
+        project.preparer.prepare(project)
+    return manifest
+
+
+def _newest_input(project_dir: Path) -> float:
+    newest = 0.0
+    for name in MANIFEST_INPUTS:
+        path = Path(project_dir) / name
+        files = path.rglob("*") if path.is_dir() else [path]
+        newest = max([newest, *(f.stat().st_mtime for f in files if f.is_file())])
+    return newest
+
+
+def warehouse_models(project: DbtProject, warehouse: Path) -> dg.AssetsDefinition:
+    dbt_vars = json.dumps({"warehouse_path": str(warehouse)})
+
+    @dbt_assets(
+        manifest=ensure_manifest(project),
+        project=project,
+        dagster_dbt_translator=WarehouseDbtTranslator(),
+        name="dbt_models",
+        pool=WAREHOUSE_POOL,
+        op_tags={WAREHOUSE_OP_TAG: "warehouse"},
+    )
+    def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+
+    return dbt_models

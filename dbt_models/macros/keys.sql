@@ -1,0 +1,17 @@
+{# A stable surrogate key: md5 of the parts joined with '|', nulls as ''. #}
+{% macro turnout_key(parts) -%}
+    md5({%- for part in parts -%}coalesce(cast({{ part }} as varchar), ''){%- if not loop.last %} || '|' || {% endif -%}{%- endfor -%})
+{%- endmacro %}
+
+{# Same normalised email, same person, across vendors. #}
+{% macro normalised_email(column) -%}
+    nullif(lower(trim({{ column }})), '')
+{%- endmacro %}
+
+{# The person behind a vendor identity: by normalised email, else by the vendor's own id. #}
+{% macro person_key(email, vendor, vendor_person_id) -%}
+    case
+        when {{ normalised_email(email) }} is not null then {{ turnout_key([normalised_email(email)]) }}
+        else {{ turnout_key(["'id'", vendor, vendor_person_id]) }}
+    end
+{%- endmacro %}

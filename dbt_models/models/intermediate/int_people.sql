@@ -1,0 +1,17 @@
+-- Every vendor identity with the person it belongs to: same normalised email,
+-- same person; an identity without an email stays a person of its own.
+with identities as (
+    {{ union_vendor_models('people', ['vendor', 'vendor_person_id', 'email', 'first_name', 'last_name', 'company', 'job_title', 'last_seen_at']) }}
+)
+
+select
+    {{ person_key('email', 'vendor', 'vendor_person_id') }} as person_key,
+    {{ normalised_email('email') }} as email,
+    vendor,
+    vendor_person_id,
+    first_name,
+    last_name,
+    company,
+    job_title,
+    last_seen_at
+from identities

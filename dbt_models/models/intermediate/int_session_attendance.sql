@@ -1,0 +1,1 @@
+{{ union_vendor_models('session_attendance', ['vendor', 'vendor_event_id', 'vendor_session_id', 'vendor_person_id', 'email', 'seconds_attended', 'attention_checks_passed', 'attention_checks_issued', 'attention_checks_required']) }}

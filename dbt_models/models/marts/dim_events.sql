@@ -1,0 +1,15 @@
+select
+    {{ turnout_key(['vendor', 'vendor_event_id']) }} as event_key,
+    vendor,
+    vendor_event_id,
+    name,
+    starts_at,
+    ends_at,
+    timezone,
+    capacity,
+    -- Vendors without an event status get one from the calendar.
+    coalesce(
+        status,
+        case when ends_at < current_timestamp then 'completed' else 'scheduled' end
+    ) as status
+from {{ ref('int_events') }}

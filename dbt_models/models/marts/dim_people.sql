@@ -1,0 +1,28 @@
+-- One person per normalised email across vendors, with the most recently seen details.
+with ranked as (
+    select
+        *,
+        row_number() over (
+            partition by person_key
+            order by last_seen_at desc nulls last, vendor, vendor_person_id
+        ) as recency
+    from {{ ref('int_people') }}
+),
+
+identity_counts as (
+    select person_key, count(*) as vendor_identities
+    from {{ ref('int_people') }}
+    group by person_key
+)
+
+select
+    ranked.person_key,
+    ranked.email,
+    ranked.first_name,
+    ranked.last_name,
+    ranked.company,
+    ranked.job_title,
+    identity_counts.vendor_identities
+from ranked
+inner join identity_counts on identity_counts.person_key = ranked.person_key
+where ranked.recency = 1

@@ -1,0 +1,10 @@
+select
+    {{ turnout_key(['vendor', 'vendor_event_id', 'vendor_session_id']) }} as session_key,
+    {{ turnout_key(['vendor', 'vendor_event_id']) }} as event_key,
+    vendor,
+    vendor_session_id,
+    title,
+    starts_at,
+    ends_at,
+    room
+from {{ ref('int_sessions') }}

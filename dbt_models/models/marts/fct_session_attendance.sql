@@ -1,0 +1,15 @@
+select
+    {{ turnout_key(['vendor', 'vendor_event_id', 'vendor_session_id', 'vendor_person_id']) }} as attendance_key,
+    {{ turnout_key(['vendor', 'vendor_event_id']) }} as event_key,
+    case
+        when vendor_session_id is not null
+            then {{ turnout_key(['vendor', 'vendor_event_id', 'vendor_session_id']) }}
+    end as session_key,
+    {{ person_key('email', 'vendor', 'vendor_person_id') }} as person_key,
+    vendor,
+    seconds_attended,
+    coalesce(seconds_attended > 0, false) as attended,
+    attention_checks_passed,
+    attention_checks_issued,
+    attention_checks_required
+from {{ ref('int_session_attendance') }}

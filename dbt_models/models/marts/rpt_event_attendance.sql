@@ -1,0 +1,62 @@
+-- One row per event: who registered, who came, for how long, and what they paid.
+with registrations as (
+    select
+        event_key,
+        sum(case when status = 'registered' then 1 else 0 end) as registrations,
+        sum(case when status = 'cancelled' then 1 else 0 end) as cancellations
+    from {{ ref('fct_registrations') }}
+    group by event_key
+),
+
+attendance as (
+    select
+        event_key,
+        count(distinct case when attended then person_key end) as attendees,
+        sum(seconds_attended) as seconds_attended
+    from {{ ref('fct_session_attendance') }}
+    group by event_key
+),
+
+attended_people as (
+    select distinct event_key, person_key
+    from {{ ref('fct_session_attendance') }}
+    where attended
+),
+
+no_shows as (
+    select registered.event_key, count(*) as no_shows
+    from {{ ref('fct_registrations') }} as registered
+    left join attended_people
+        on attended_people.event_key = registered.event_key
+        and attended_people.person_key = registered.person_key
+    where registered.status = 'registered' and attended_people.person_key is null
+    group by registered.event_key
+)
+
+select
+    events.event_key,
+    events.vendor,
+    events.vendor_event_id,
+    events.name,
+    events.starts_at,
+    events.ends_at,
+    events.timezone,
+    events.status,
+    events.capacity,
+    coalesce(registrations.registrations, 0) as registrations,
+    coalesce(registrations.cancellations, 0) as cancellations,
+    coalesce(attendance.attendees, 0) as attendees,
+    -- No-shows only exist once an event is over.
+    case when events.ends_at < current_timestamp then coalesce(no_shows.no_shows, 0) end as no_shows,
+    case
+        when events.ends_at < current_timestamp and registrations.registrations > 0
+            then cast(coalesce(attendance.attendees, 0) as double) / registrations.registrations
+    end as attendance_rate,
+    cast(attendance.seconds_attended as double) / 60 as minutes_attended,
+    -- Filled by vendors that sell tickets; NULL where the vendor has no orders.
+    cast(null as bigint) as orders,
+    cast(null as decimal(18, 2)) as gross_revenue
+from {{ ref('dim_events') }} as events
+left join registrations on registrations.event_key = events.event_key
+left join attendance on attendance.event_key = events.event_key
+left join no_shows on no_shows.event_key = events.event_key

@@ -1,0 +1,16 @@
+select
+    'opus' as vendor,
+    cast(id as varchar) as vendor_event_id,
+    name,
+    description,
+    type as event_type,
+    category as event_category,
+    slug,
+    url,
+    timezone,
+    {{ utc_timestamp('start_date') }} as starts_at,
+    {{ utc_timestamp('end_date') }} as ends_at,
+    -- OPUS publishes neither a capacity nor an event status.
+    cast(null as bigint) as capacity,
+    cast(null as varchar) as status
+from {{ source('raw_opus', 'events') }}

@@ -1,0 +1,13 @@
+select
+    'opus' as vendor,
+    cast(event_id as varchar) as vendor_event_id,
+    cast(id as varchar) as vendor_session_id,
+    cast(product_id as varchar) as product_id,
+    identification,
+    title,
+    {{ utc_timestamp('start_date_time') }} as starts_at,
+    {{ utc_timestamp('end_date_time') }} as ends_at,
+    nullif(session_room, '') as room,
+    {{ to_integer('alertness_issued') }} as attention_checks_issued,
+    {{ to_integer('alertness_required') }} as attention_checks_required
+from {{ source('raw_opus', 'sessions') }}

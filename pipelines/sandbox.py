@@ -1,0 +1,483 @@
+"""Vendor sandboxes: real HTTP servers on loopback that speak a vendor's protocol.
+
+A sandbox is made of two parts:
+
+* a :class:`SandboxApp` subclass per vendor, which owns deterministic synthetic
+  data, a simulated clock and the vendor's request handling, and
+* :class:`SandboxServer`, which serves any app over HTTP/1.1 on 127.0.0.1 and
+  adds two control routes outside the vendor's API::
+
+      POST /_sandbox/advance?days=N   move the simulated clock forward
+      GET  /_sandbox/clock            report the simulated clock
+
+The module also holds :class:`PersonPool`, the synthetic people every vendor
+sandbox draws from, so that the same seed yields the same people (and the
+same e-mail addresses) across vendors.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import functools
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+CONTROL_PREFIX = "/_sandbox/"
+DEFAULT_HOST = "127.0.0.1"
+# Hour of the start date at which the simulated clock starts: late enough that
+# "today" already has some activity, early enough to leave the day ahead.
+CLOCK_START_HOUR = 6
+REQUEST_QUEUE_SIZE = 128
+# Idle keep-alive connections are dropped after this many seconds so that
+# abandoned clients do not pin handler threads forever.
+IDLE_CONNECTION_TIMEOUT = 120.0
+POLL_INTERVAL = 0.05
+
+JSON_CONTENT_TYPE = "application/json"
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+XML_CONTENT_TYPE = "application/xml; charset=utf-8"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class SandboxResponse:
+    """One HTTP response produced by a sandbox app.
+
+    ``body`` is bytes (sent as is), text, or any JSON-able value. A ``str``
+    body is sent as text unless the content type is JSON, in which case it is
+    a JSON string value (some vendors answer a bare JSON string). The body is
+    encoded only when the server writes it, outside the app's lock.
+    """
+
+    __slots__ = ("status", "body", "content_type", "headers")
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes | str | Any = b"",
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type or (
+            TEXT_CONTENT_TYPE if isinstance(body, (bytes, str)) else JSON_CONTENT_TYPE
+        )
+        self.headers = dict(headers or {})
+
+    @classmethod
+    def json(cls, obj: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> SandboxResponse:
+        return cls(status, obj, JSON_CONTENT_TYPE, headers)
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, content_type: str = TEXT_CONTENT_TYPE) -> SandboxResponse:
+        return cls(status, text, content_type)
+
+    @classmethod
+    def xml(cls, text: str | bytes, status: int = 200) -> SandboxResponse:
+        return cls(status, text, XML_CONTENT_TYPE)
+
+    @classmethod
+    def error(cls, status: int, message: str, **extra: Any) -> SandboxResponse:
+        return cls.json({"error": message, **extra}, status=status)
+
+    @property
+    def is_json(self) -> bool:
+        return self.content_type.split(";")[0].strip() == JSON_CONTENT_TYPE
+
+    def encoded(self) -> bytes:
+        body = self.body
+        if isinstance(body, bytes):
+            return body
+        if isinstance(body, str) and not self.is_json:
+            return body.encode("utf-8")
+        return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+    def __repr__(self) -> str:
+        return f"SandboxResponse(status={self.status}, content_type={self.content_type!r})"
+
+
+def synchronized(method: _F) -> _F:
+    """Run an app method under the app's lock (apps are served by many threads)."""
+
+    @functools.wraps(method)
+    def wrapper(self: SandboxApp, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class SandboxApp(abc.ABC):
+    """A vendor's API over deterministic synthetic data and a simulated clock.
+
+    The data is a pure function of ``seed`` and ``scale`` relative to
+    ``start_date``; the clock starts at ``CLOCK_START_HOUR`` UTC that day.
+    Implementations decorate ``handle`` and ``advance`` with
+    :func:`synchronized`, because the server calls them from many threads.
+    """
+
+    vendor: str = ""
+    title: str = ""
+
+    def __init__(self, *, seed: int = 1, scale: str = "small", start_date: dt.date | None = None) -> None:
+        self.seed = seed
+        self.scale = scale
+        self.start_date = start_date or dt.datetime.now(dt.UTC).date()
+        self.lock = threading.RLock()
+        self._now = dt.datetime.combine(self.start_date, dt.time(CLOCK_START_HOUR), tzinfo=dt.UTC)
+
+    @property
+    def now(self) -> dt.datetime:
+        """The simulated current time (aware, UTC)."""
+        return self._now
+
+    @property
+    def today(self) -> dt.date:
+        """The simulated current date (UTC)."""
+        return self._now.date()
+
+    @abc.abstractmethod
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> SandboxResponse:
+        """Answer one request to the vendor's API."""
+
+    @abc.abstractmethod
+    def advance(self, days: int = 1) -> dict[str, Any]:
+        """Move the clock forward day by day, applying each day's changes.
+
+        Returns a summary of what changed (counts, JSON-able).
+        """
+
+    @abc.abstractmethod
+    def settings(self, base_url: str) -> dict[str, str]:
+        """Environment variables (dlt-style names) a client needs to reach this sandbox."""
+
+    def _tick(self, days: int = 1) -> None:
+        """Move the clock; subclasses call this from ``advance``."""
+        self._now += dt.timedelta(days=days)
+
+
+class SandboxServer:
+    """Serves one :class:`SandboxApp` on loopback over HTTP/1.1 with keep-alive."""
+
+    def __init__(
+        self,
+        app: SandboxApp,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        latency: float = 0.0,
+    ) -> None:
+        self.app = app
+        self.latency = latency
+        self._address = (host, port)
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("server is not started")
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._address[0]}:{self.port}"
+
+    def start(self) -> SandboxServer:
+        if self._httpd is not None:
+            return self
+        self._httpd = _HTTPServer(self._address, _Handler, self)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": POLL_INTERVAL},
+            name=f"sandbox-{self.app.vendor or 'app'}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._httpd.close_connections()
+        if self._thread is not None:
+            self._thread.join()
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def respond(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> SandboxResponse:
+        """Route one request: control routes here, everything else to the app."""
+        split = urlsplit(target)
+        query = parse_qs(split.query, keep_blank_values=True)
+        if split.path.startswith(CONTROL_PREFIX):
+            return self._control(method, split.path[len(CONTROL_PREFIX):], query)
+        if self.latency > 0:
+            time.sleep(self.latency)
+        return self.app.handle(method, split.path, query, headers, body)
+
+    def _control(self, method: str, route: str, query: dict[str, list[str]]) -> SandboxResponse:
+        app = self.app
+        if route == "advance" and method == "POST":
+            raw = query.get("days", ["1"])[0]
+            if not raw.isdigit() or int(raw) < 1:
+                return SandboxResponse.error(400, "days must be a positive integer", parameter="days")
+            with app.lock:
+                summary = app.advance(int(raw))
+                today = app.today
+            return SandboxResponse.json({"today": today.isoformat(), **summary})
+        if route == "clock" and method == "GET":
+            with app.lock:
+                today, now = app.today, app.now
+            return SandboxResponse.json({"today": today.isoformat(), "now": now.isoformat()})
+        return SandboxResponse.error(404, "unknown sandbox control route")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = REQUEST_QUEUE_SIZE
+    daemon_threads = True
+    # Keep-alive handler threads may sit idle in a read; never wait for them.
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], owner: SandboxServer):
+        self.owner = owner
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().get_request()
+        # Headers and body go out in separate writes; with Nagle on, each
+        # keep-alive response would wait for the peer's delayed ACK (~40 ms).
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._connections_lock:
+            self._connections.add(conn)
+        return conn, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End open keep-alive connections, so a stopped server answers nothing."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Client disconnects are routine; tracebacks could echo request data.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_CONNECTION_TIMEOUT
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def _dispatch(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            response = SandboxResponse.error(400, "invalid Content-Length")
+            # The body's end is unknown, so the stream cannot carry another request.
+            response.headers["Connection"] = "close"
+            self._send(response)
+            return
+        body = self.rfile.read(length)
+        try:
+            response = self.server.owner.respond(self.command, self.path, self.headers, body)
+            payload = response.encoded()
+        except Exception as exc:  # a handler bug must still answer, never drop the connection
+            response = SandboxResponse.error(500, "internal sandbox error", type=type(exc).__name__)
+            payload = response.encoded()
+        self._send(response, payload)
+
+    def _send(self, response: SandboxResponse, payload: bytes | None = None) -> None:
+        if payload is None:
+            payload = response.encoded()
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Request lines carry API keys in their query strings: log nothing.
+        pass
+
+
+# --------------------------------------------------------------------------
+# Synthetic people shared by all vendor sandboxes
+# --------------------------------------------------------------------------
+
+FIRST_NAMES = (
+    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
+    "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
+    "Charles", "Karen", "Christopher", "Lisa", "Daniel", "Nancy", "Matthew", "Betty", "Anthony",
+    "Sandra", "Mark", "Margaret", "Paul", "Ashley", "Steven", "Kimberly", "Andrew", "Emily",
+    "Kenneth", "Donna", "Joshua", "Michelle", "Kevin", "Carol", "Brian", "Amanda", "George",
+    "Melissa", "Timothy", "Deborah", "Aisha", "Mateo", "Priya", "Kenji", "Olga", "Sven", "Amara",
+    "Luca", "Fatima", "Noah", "Chloe", "Ravi",
+)
+LAST_NAMES = (
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
+    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
+    "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez",
+    "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
+    "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall",
+    "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Okafor", "Tanaka", "Kowalski",
+    "Lindqvist", "Haddad", "Patel", "Rossi", "Novak", "Dubois", "Murphy",
+)
+MIDDLE_INITIALS = ("", "", "", "A", "B", "C", "J", "M", "R", "S")
+COMPANIES = (
+    "Acme Health", "Northwind Traders", "Globex", "Initech", "Umbrella Labs", "Stark Analytics",
+    "Wayne Medical", "Soylent Foods", "Hooli", "Vandelay Industries", "Pied Piper", "Tyrell Systems",
+    "Cyberdyne", "Wonka Industries", "Oceanic Airlines", "Massive Dynamic", "Aperture Science",
+    "Gringotts Finance", "Monarch Solutions", "Blue Sun", "Dunder Mifflin", "Prestige Worldwide",
+    "Sterling Cooper", "Bluth Company", "Nakatomi Trading", "Virtucon", "Sirius Cybernetics",
+    "Black Mesa", "Kerrigan Partners", "Riverside Clinic",
+)
+JOB_TITLES = (
+    "Analyst", "Engineer", "Senior Engineer", "Manager", "Director", "VP Operations", "Nurse",
+    "Physician", "Pharmacist", "Consultant", "Product Manager", "Data Scientist", "Accountant",
+    "Researcher", "Professor", "Student", "Coordinator", "CEO", "CTO", "Sales Lead",
+)
+# (city, state, zip prefix, ISO 3166 alpha-3 country)
+LOCATIONS = (
+    ("Chicago", "IL", "606", "USA"), ("New York", "NY", "100", "USA"), ("Austin", "TX", "787", "USA"),
+    ("Denver", "CO", "802", "USA"), ("Seattle", "WA", "981", "USA"), ("Boston", "MA", "021", "USA"),
+    ("Atlanta", "GA", "303", "USA"), ("Miami", "FL", "331", "USA"), ("Phoenix", "AZ", "850", "USA"),
+    ("Portland", "OR", "972", "USA"), ("Toronto", "ON", "M5V", "CAN"), ("Vancouver", "BC", "V6B", "CAN"),
+    ("London", "", "EC1", "GBR"), ("Manchester", "", "M1 ", "GBR"), ("Dublin", "", "D02", "IRL"),
+    ("Berlin", "", "101", "DEU"), ("Paris", "", "750", "FRA"), ("Madrid", "", "280", "ESP"),
+    ("Sydney", "NSW", "200", "AUS"), ("Singapore", "", "018", "SGP"),
+)
+EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com", "corp.example.com")
+# Share of people whose e-mail is stored as typed: odd case or stray spaces.
+MESSY_EMAIL_RATE = 0.05
+_MESSY_EMAIL_STYLES = 3
+
+
+class Person(NamedTuple):
+    index: int
+    first_name: str
+    middle_name: str
+    last_name: str
+    email: str
+    company: str
+    title: str
+    city: str
+    state: str
+    zip_code: str
+    country: str
+    phone: str
+
+
+class PersonPool:
+    """A deterministic pool of synthetic people, indexed ``0 .. size-1``.
+
+    Each person is kept as one tuple of small ints (a few dozen bytes); the
+    strings are built on access, so pools of hundreds of thousands are cheap.
+    The same ``seed`` gives the same person at the same index in every vendor
+    sandbox, which lets cross-vendor matching by e-mail be exercised.
+    About ``MESSY_EMAIL_RATE`` of the e-mails have upper-case letters or
+    surrounding spaces, as people type them.
+    """
+
+    def __init__(self, seed: int, size: int) -> None:
+        rng = random.Random(f"people:{seed}")
+        pick = rng.randrange
+        self._rows = [
+            (
+                pick(len(FIRST_NAMES)),
+                pick(len(MIDDLE_INITIALS)),
+                pick(len(LAST_NAMES)),
+                pick(len(COMPANIES)),
+                pick(len(JOB_TITLES)),
+                pick(len(LOCATIONS)),
+                pick(len(EMAIL_DOMAINS)),
+                1 + pick(_MESSY_EMAIL_STYLES) if rng.random() < MESSY_EMAIL_RATE else 0,
+            )
+            for _ in range(size)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: int) -> Person:
+        first, middle, last, company, title, location, domain, messy = self._rows[index]
+        first_name, last_name = FIRST_NAMES[first], LAST_NAMES[last]
+        city, state, zip_prefix, country = LOCATIONS[location]
+        return Person(
+            index=index,
+            first_name=first_name,
+            middle_name=MIDDLE_INITIALS[middle],
+            last_name=last_name,
+            email=_messy_email(f"{first_name}.{last_name}{index}@{EMAIL_DOMAINS[domain]}", messy),
+            company=COMPANIES[company],
+            title=JOB_TITLES[title],
+            city=city,
+            state=state,
+            zip_code=f"{zip_prefix}{index % 100:02d}",
+            country=country,
+            phone=f"+1-555-{(index * 7919) % 1000:03d}-{index % 10000:04d}",
+        )
+
+    def find_email(self, email: str) -> int | None:
+        """Index of the person with this e-mail, compared case- and space-insensitively."""
+        wanted = email.strip().lower()
+        local, _, domain = wanted.partition("@")
+        digits = local[len(local.rstrip("0123456789")):]
+        if not digits:
+            return None
+        index = int(digits)
+        if index < len(self) and self[index].email.strip().lower() == wanted:
+            return index
+        return None
+
+
+def _messy_email(clean: str, style: int) -> str:
+    if style == 1:
+        return clean  # as typed, e.g. "Mary.Smith12@example.com"
+    if style == 2:
+        return f" {clean.lower()} "
+    if style == 3:
+        return clean.upper()
+    return clean.lower()

@@ -1,0 +1,81 @@
+"""What every vendor provides, and the settings they share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import dlt
+
+if TYPE_CHECKING:
+    from dlt.extract.source import DltSource
+
+    from pipelines.sandbox import SandboxApp
+
+# Child lists are re-read for events that end no more than this many days ago.
+DEFAULT_WINDOW_DAYS_AFTER_END = 30
+# Re-read what changed since the last run minus this many days, so late or
+# same-day changes are not lost; re-read rows are absorbed by the merge.
+DEFAULT_LOOKBACK_DAYS = 1
+DEFAULT_MAX_IN_FLIGHT = 8
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """One event platform: its dlt source, its sandbox and the settings it needs."""
+
+    name: str
+    title: str
+    source: Callable[..., DltSource]
+    sandbox: type[SandboxApp]
+    required_settings: tuple[str, ...]
+
+    @property
+    def dataset(self) -> str:
+        return f"raw_{self.name}"
+
+    def env_name(self, setting: str) -> str:
+        return f"SOURCES__{self.name.upper()}__{setting.upper()}"
+
+    def missing_settings(self) -> list[str]:
+        """Settings not found in dlt config, secrets or the environment."""
+        missing = []
+        for setting in self.required_settings:
+            key = f"sources.{self.name}.{setting}"
+            if dlt.config.get(key) is None and dlt.secrets.get(key) is None:
+                missing.append(self.env_name(setting))
+        return missing
+
+    def source_for_specs(self) -> DltSource:
+        """A source with placeholder settings: enough to describe its tables, never run."""
+        placeholders = {setting: "configured-at-run-time" for setting in self.required_settings}
+        return self.source(**placeholders)
+
+
+def resolve_as_of(as_of: str | dt.date | None) -> dt.date:
+    """The business date of a run: the schedule's date, or today in UTC."""
+    if as_of is None or as_of == "":
+        return dt.datetime.now(dt.timezone.utc).date()
+    if isinstance(as_of, dt.datetime):
+        return as_of.date()
+    if isinstance(as_of, dt.date):
+        return as_of
+    return dt.date.fromisoformat(str(as_of)[:10])
+
+
+def scd2_by_event(boundary: dt.date) -> dict[str, Any]:
+    """Write disposition for per-event child lists.
+
+    Rows are versioned (scd2) and the merge key scopes retirement to the events
+    in the load: a row the vendor stopped listing for a re-read event gets its
+    `_dlt_valid_to` set to when it was first seen gone, rows of events not re-read
+    stay as they are. A run for today stamps the load time; a run for another
+    business date (a backfill, a simulated day) stamps that date.
+    """
+    today = dt.datetime.now(dt.timezone.utc).date()
+    boundary_timestamp = (
+        None if boundary == today else dt.datetime.combine(boundary, dt.time(), tzinfo=dt.timezone.utc)
+    )
+    return {"disposition": "merge", "strategy": "scd2", "boundary_timestamp": boundary_timestamp}

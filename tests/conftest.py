@@ -1,0 +1,49 @@
+"""Shared fixtures: real sandboxes on loopback, a fresh warehouse per test."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.opus.sandbox import OpusSandbox
+from pipelines.sandbox import SandboxServer
+
+# A fixed start date keeps sandbox data identical from run to run.
+SANDBOX_START = dt.date(2026, 3, 2)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt and Turnout settings come only from what each test sets."""
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    for name in ("TURNOUT_WAREHOUSE", "DAGSTER_HOME", "SOURCES__OPUS__BASE_URL", "SOURCES__OPUS__API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def opus_server() -> Iterator[SandboxServer]:
+    with SandboxServer(OpusSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as server:
+        yield server
+
+
+@pytest.fixture
+def opus_configured(opus_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    for name, value in opus_server.app.settings(opus_server.base_url).items():
+        monkeypatch.setenv(name, value)
+    return opus_server
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse" / "turnout.duckdb"
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
