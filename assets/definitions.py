@@ -12,7 +12,7 @@ from dagster_dlt import DagsterDltResource
 
 from assets.ingest import vendor_assets
 from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, schedule_cron, warehouse_path
-from assets.transform import dbt_project, warehouse_models
+from assets.transform import dbt_executable, dbt_project, warehouse_models
 from pipelines.registry import VENDORS
 from pipelines.vendor import Vendor
 
@@ -50,7 +50,7 @@ def build_definitions(
         assets=[*loads, models],
         jobs=[daily_job],
         schedules=[daily_load_schedule],
-        resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project)},
+        resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_executable())},
         executor=WAREHOUSE_EXECUTOR,
     )
 

@@ -9,8 +9,10 @@ from dagster import AssetExecutionContext
 import dlt
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, pipelines_dir
+from pipelines.http import VendorError
 from pipelines.vendor import Vendor
 
 LOADER_FILE_FORMAT = "parquet"  # 10-50x faster into DuckDB than dlt's insert_values
@@ -58,10 +60,29 @@ def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
                 "(environment or .dlt/secrets.toml)."
             )
         as_of = context.run.tags.get(AS_OF_TAG)
-        yield from dlt.run(
-            context=context,
-            dlt_source=vendor.source(as_of=as_of),
-            loader_file_format=LOADER_FILE_FORMAT,
-        )
+        try:
+            yield from dlt.run(
+                context=context,
+                dlt_source=vendor.source(as_of=as_of),
+                loader_file_format=LOADER_FILE_FORMAT,
+            )
+        except PipelineStepFailed as failed:
+            cause = _vendor_error(failed)
+            if cause is None:
+                raise
+            # The vendor's own error (already redacted) says what went wrong; dlt's
+            # wrapping only adds the pipeline's internals.
+            raise dg.Failure(description=str(cause)) from failed
 
     return load_vendor
+
+
+def _vendor_error(error: BaseException) -> VendorError | None:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, VendorError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

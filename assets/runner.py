@@ -90,8 +90,7 @@ def run_daily_load(
         run_config=QUIET_CONSOLE,
     )
     for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        outcome.failures.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+        outcome.failures.append(f"{event.step_key}: {_failure_message(event.step_failure_data)}")
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             outcome.checks_passed += 1
@@ -132,3 +131,14 @@ def mart_rows(warehouse: Path) -> dict[str, dict[str, int]]:
                 # Cross-vendor marts (one person across vendors) count as a whole.
                 rows[mart] = {CROSS_VENDOR: con.execute(f"select count(*) from marts.{mart}").fetchone()[0]}
     return rows
+
+
+def _failure_message(failure: dg.StepFailureData) -> str:
+    """What a person needs from a step failure: a Failure's description, else the root cause."""
+    if failure.user_failure_data and failure.user_failure_data.description:
+        return failure.user_failure_data.description
+    error, message = failure.error, "failed"
+    while error is not None:
+        message = error.message.strip().splitlines()[-1] if error.message.strip() else message
+        error = error.cause or error.context
+    return message

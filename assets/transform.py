@@ -1,6 +1,8 @@
 """dbt assets: staging views and marts, with dbt tests as asset checks."""
 
 import json
+import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,12 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "marts"
 
 
+def dbt_executable() -> str:
+    """The dbt installed with Turnout, found even when its environment is not activated."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
 def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -39,7 +47,9 @@ def ensure_manifest(project: DbtProject) -> Path:
     """
     manifest = Path(project.manifest_path)
     if not manifest.exists() or manifest.stat().st_mtime < _newest_input(project.project_dir):
-        project.preparer.prepare(project)
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["--quiet", "parse"], target_path=project.target_path
+        ).wait()
     return manifest
 
 

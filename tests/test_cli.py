@@ -1,0 +1,90 @@
+"""`turnout run` and `turnout sandbox` as a user meets them."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+
+from assets.cli import main
+from assets.runner import run_daily_load
+
+WRONG_KEY = "wrong-key-7f3a9c2e51"
+
+
+def test_run_without_configuration_names_the_missing_settings(warehouse, capsys):
+    exit_code = main(["run", "--warehouse", str(warehouse)])
+    out = capsys.readouterr().out
+    assert exit_code != 0
+    assert "OPUS DX: not configured, skipped" in out
+    assert "SOURCES__OPUS__BASE_URL" in out and "SOURCES__OPUS__API_KEY" in out
+
+
+@pytest.mark.e2e
+def test_a_rejected_key_fails_naming_the_vendor_and_never_leaks(
+    opus_server, warehouse, instance, monkeypatch
+):
+    monkeypatch.setenv("SOURCES__OPUS__BASE_URL", opus_server.base_url)
+    monkeypatch.setenv("SOURCES__OPUS__API_KEY", WRONG_KEY)
+
+    outcome = run_daily_load(warehouse, instance=instance)
+
+    assert not outcome.ok
+    failure = " ".join(outcome.failures)
+    assert "OPUS DX" in failure and "credential rejected" in failure and "401" in failure
+    assert WRONG_KEY not in failure
+    [run] = instance.get_runs()
+    event_log = "\n".join(repr(entry) for entry in instance.all_logs(run.run_id))
+    assert "credential rejected" in event_log  # the failure is recorded...
+    assert WRONG_KEY not in event_log  # ...without the key
+
+
+@pytest.mark.e2e
+def test_run_cli_summarises_and_exits_non_zero_on_a_rejected_key(
+    opus_server, warehouse, monkeypatch, capsys
+):
+    monkeypatch.setenv("SOURCES__OPUS__BASE_URL", opus_server.base_url)
+    monkeypatch.setenv("SOURCES__OPUS__API_KEY", WRONG_KEY)
+    monkeypatch.setenv("DAGSTER_HOME", str(warehouse.parent / "dagster_home"))
+
+    exit_code = main(["run", "--warehouse", str(warehouse)])
+
+    out = capsys.readouterr().out
+    assert exit_code == 1
+    assert "OPUS DX" in out and "load failed" in out
+    logs = "".join(p.read_text() for p in (warehouse.parent / "logs").glob("*.log"))
+    assert WRONG_KEY not in out + logs
+
+
+def test_sandbox_prints_settings_then_serves(tmp_path: Path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assets.cli", "sandbox", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        settings = {}
+        for line in process.stdout:
+            match = re.fullmatch(r"export (\w+)=(\S+)\n", line)
+            if match:
+                settings[match[1]] = match[2]
+            if line.startswith("#"):
+                break
+        assert set(settings) == {"SOURCES__OPUS__BASE_URL", "SOURCES__OPUS__API_KEY"}
+        response = httpx.get(
+            f"{settings['SOURCES__OPUS__BASE_URL']}/rest/api/v1/events",
+            params={"api_key": settings["SOURCES__OPUS__API_KEY"]},
+        )
+        assert response.status_code == 200 and response.json()[0]["events"]
+        advanced = httpx.post(f"{settings['SOURCES__OPUS__BASE_URL']}/_sandbox/advance?days=1")
+        assert advanced.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
