@@ -125,7 +125,7 @@ def _run_log(warehouse: Path) -> Iterator[Path]:
     """Sends dbt's and Dagster's step output to a log file beside the warehouse."""
     logs = warehouse.parent / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    path = logs / f"turnout-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}.log"
+    path = logs / f"turnout-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.log"
     with path.open("a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         yield path
 
@@ -180,13 +180,16 @@ def print_outcome(console: Console, outcome: LoadOutcome) -> None:
 
 
 def _print_how_to_open(console: Console, warehouse: Path) -> None:
+    # This environment's executables: it need not be activated or on PATH.
+    python = Path(sys.executable)
+    dagster = python.parent / "dagster"
     console.print(
         "\nOpen the warehouse (read-only, while nothing is loading):\n"
-        f"  python -c \"import duckdb; duckdb.connect('{warehouse}', read_only=True)"
+        f"  {python} -c \"import duckdb; duckdb.connect('{warehouse}', read_only=True)"
         ".sql('from marts.rpt_event_attendance').show()\"\n"
         "Open the Dagster UI on these runs:\n"
         f"  DAGSTER_HOME={dagster_home(warehouse)} {WAREHOUSE_ENV}={warehouse} "
-        "dagster dev -w workspace.yaml",
+        f"{dagster} dev -w workspace.yaml",
         soft_wrap=True,
     )
 

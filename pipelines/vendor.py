@@ -57,7 +57,7 @@ class Vendor:
 def resolve_as_of(as_of: str | dt.date | None) -> dt.date:
     """The business date of a run: the schedule's date, or today in UTC."""
     if as_of is None or as_of == "":
-        return dt.datetime.now(dt.timezone.utc).date()
+        return dt.datetime.now(dt.UTC).date()
     if isinstance(as_of, dt.datetime):
         return as_of.date()
     if isinstance(as_of, dt.date):
@@ -74,8 +74,8 @@ def scd2_by_event(boundary: dt.date) -> dict[str, Any]:
     stay as they are. A run for today stamps the load time; a run for another
     business date (a backfill, a simulated day) stamps that date.
     """
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     boundary_timestamp = (
-        None if boundary == today else dt.datetime.combine(boundary, dt.time(), tzinfo=dt.timezone.utc)
+        None if boundary == today else dt.datetime.combine(boundary, dt.time(), tzinfo=dt.UTC)
     )
     return {"disposition": "merge", "strategy": "scd2", "boundary_timestamp": boundary_timestamp}

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
+import duckdb
 import httpx
 import pytest
 
@@ -88,3 +88,22 @@ def test_sandbox_prints_settings_then_serves(tmp_path: Path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.e2e
+def test_demo_loads_day_zero_and_simulated_days(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    warehouse = tmp_path / "demo" / "demo.duckdb"
+
+    exit_code = main(["demo", "--days", "1", "--warehouse", str(warehouse)])
+
+    out = capsys.readouterr().out
+    assert exit_code == 0, out
+    assert "load succeeded" in out and "dev -w workspace.yaml" in out
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        loads = con.execute("select count(*) from raw_opus._dlt_loads").fetchone()[0]
+        people = con.execute("select count(*) from marts.dim_people").fetchone()[0]
+    assert loads == 2  # day 0 and one simulated day
+    assert people > 0
+    # A demo never overwrites a warehouse it was pointed at.
+    assert main(["demo", "--days", "0", "--warehouse", str(warehouse)]) == 2

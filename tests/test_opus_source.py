@@ -117,7 +117,7 @@ def test_incremental_reads_over_several_days(tmp_path: Path):
         assert all("date_filter_type" not in q for q in first_event_requests)  # full backfill
         ever_listed: set[tuple[str, str]] = set()
 
-        for day in range(1, 4):
+        for _day in range(1, 4):
             api_before = crawl(server.base_url, "opus-sandbox-key")
             ever_listed |= api_before["registrations"]
             httpx.post(f"{server.base_url}/_sandbox/advance", params={"days": 1}).raise_for_status()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import dlt
@@ -55,18 +56,7 @@ def opus_source(
         NAME, TITLE, base_url, params={"api_key": api_key}, max_in_flight=max_in_flight
     )
     event_list = events(client, run_date, lookback_days, window_days_after_end)
-    per_event = scd2_by_event(run_date)
-    return (
-        event_list,
-        event_list | sessions(client),
-        event_list | speakers(client),
-        event_list | packages(client),
-        event_list | registrants(client).apply_hints(write_disposition=per_event),
-        event_list | attendees(client).apply_hints(write_disposition=per_event),
-        event_list | session_attendance(client).apply_hints(write_disposition=per_event),
-        event_list | session_itineraries(client),
-        event_list | session_on_demand(client),
-    )
+    return (event_list, *(event_list | child_list(client, spec, run_date) for spec in CHILD_LISTS))
 
 
 def events(
@@ -125,41 +115,19 @@ def _clean_event(event: EventRow) -> EventRow:
     return event
 
 
-def _per_event(
-    client: VendorClient,
-    path: str,
-    items_key: str,
-    clean: Callable[[dict[str, Any]], dict[str, Any]] = dict,
-    page_size: int = helpers.DEFAULT_PAGE_SIZE,
-) -> Callable[[list[EventRow]], Iterator[list[dict[str, Any]]]]:
-    """Reads one child list for every event of a page, several events in flight at once."""
+@dataclass(frozen=True)
+class ChildList:
+    """A list OPUS serves per event, and how it lands in the warehouse."""
 
-    def read_event(event: EventRow) -> list[dict[str, Any]]:
-        rows = []
-        for page in paginate(client, path, items_key, {"event_id": event["id"]}, page_size):
-            for item in page:
-                row = clean(item)
-                row["event_id"] = event["id"]
-                rows.append(row)
-        return rows
-
-    def read_page(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        for rows in client.map_in_flight(read_event, event_page):
-            if rows:
-                yield rows
-
-    return read_page
-
-
-def sessions(client: VendorClient) -> DltResource:
-    read = _per_event(client, helpers.SESSIONS_PATH, "sessions", _clean_session)
-
-    @dlt.transformer(name="sessions", primary_key="id", write_disposition="merge")
-    def session_list(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        """Yields sessions of each event; key `id`. `speaker_ids` becomes a list."""
-        yield from read(event_page)
-
-    return session_list
+    name: str
+    path: str
+    items_key: str
+    primary_key: tuple[str, ...]
+    description: str
+    # Versioned per event (scd2): what the vendor stops listing is retired, not lost.
+    versioned: bool = False
+    clean: Callable[[dict[str, Any]], dict[str, Any]] = dict
+    page_size: int = helpers.DEFAULT_PAGE_SIZE
 
 
 def _clean_session(session: dict[str, Any]) -> dict[str, Any]:
@@ -168,105 +136,59 @@ def _clean_session(session: dict[str, Any]) -> dict[str, Any]:
     return session
 
 
-def speakers(client: VendorClient) -> DltResource:
-    read = _per_event(
-        client, helpers.SPEAKERS_PATH, "speakers", page_size=helpers.SPEAKERS_PAGE_SIZE
+CHILD_LISTS = (
+    ChildList("sessions", helpers.SESSIONS_PATH, "sessions", ("id",),
+              "Sessions of each event; key `id`. `speaker_ids` becomes a list.",
+              clean=_clean_session),
+    ChildList("speakers", helpers.SPEAKERS_PATH, "speakers", ("event_id", "id"),
+              "Speakers of each event; key (`event_id`, `id`).",
+              page_size=helpers.SPEAKERS_PAGE_SIZE),
+    ChildList("packages", helpers.PACKAGES_PATH, "data", ("event_id", "product_id"),
+              "Registration packages of each event; key (`event_id`, `product_id`)."),
+    ChildList("registrants", helpers.REGISTRANTS_PATH, "registrants", ("event_id", "registration_id"),
+              "Registrations of each event; key (`event_id`, `registration_id`). One the vendor "
+              "stopped listing keeps its last version, `_dlt_valid_to` set to when it was first "
+              "seen gone.", versioned=True),
+    ChildList("attendees", helpers.ATTENDEES_PATH, "attendees", ("event_id", "id"),
+              "Event-level attendance totals per person; key (`event_id`, `id`).", versioned=True),
+    ChildList("session_attendance", helpers.SESSION_ATTENDANCE_PATH, "attendees",
+              ("event_id", "user_id", "product_identification"),
+              "One row per person and session attended; key (`event_id`, `user_id`, "
+              "`product_identification`): the API names a session only by its identification, "
+              "unique within an event.", versioned=True),
+    ChildList("session_itineraries", helpers.SESSION_ITINERARIES_PATH, "data", ("event_id", "id"),
+              "Sessions with the people who put them on their itinerary; key (`event_id`, `id`)."),
+    ChildList("session_on_demand", helpers.SESSION_ON_DEMAND_PATH, "data", ("event_id", "product_id"),
+              "On-demand sessions with their viewers; key (`event_id`, `product_id`)."),
+)
+
+
+def child_list(client: VendorClient, spec: ChildList, run_date: dt.date) -> DltResource:
+    """Reads `spec` for every event of each page of events, several events in flight at once."""
+
+    def read_event(event: EventRow) -> list[dict[str, Any]]:
+        rows = []
+        params = {"event_id": event["id"]}
+        for page in paginate(client, spec.path, spec.items_key, params, spec.page_size):
+            for item in page:
+                row = spec.clean(item)
+                row["event_id"] = event["id"]
+                rows.append(row)
+        return rows
+
+    def per_event(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
+        for rows in client.map_in_flight(read_event, event_page):
+            if rows:
+                yield rows
+
+    per_event.__doc__ = spec.description
+    return dlt.transformer(
+        per_event,
+        name=spec.name,
+        primary_key=spec.primary_key,
+        merge_key="event_id" if spec.versioned else None,
+        write_disposition=scd2_by_event(run_date) if spec.versioned else "merge",
     )
-
-    @dlt.transformer(name="speakers", primary_key=("event_id", "id"), write_disposition="merge")
-    def speaker_list(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        """Yields the speakers of each event; key (`event_id`, `id`)."""
-        yield from read(event_page)
-
-    return speaker_list
-
-
-def packages(client: VendorClient) -> DltResource:
-    read = _per_event(client, helpers.PACKAGES_PATH, "data")
-
-    @dlt.transformer(
-        name="packages", primary_key=("event_id", "product_id"), write_disposition="merge"
-    )
-    def package_list(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        """Yields the registration packages of each event; key (`event_id`, `product_id`)."""
-        yield from read(event_page)
-
-    return package_list
-
-
-def registrants(client: VendorClient) -> DltResource:
-    read = _per_event(client, helpers.REGISTRANTS_PATH, "registrants")
-
-    @dlt.transformer(
-        name="registrants", primary_key=("event_id", "registration_id"), merge_key="event_id"
-    )
-    def registrant_list(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        """Yields the current registrations of each event; key (`event_id`, `registration_id`).
-
-        Versioned per event: one the vendor stopped listing keeps its last version,
-        with `_dlt_valid_to` set to when it was first seen gone.
-        """
-        yield from read(event_page)
-
-    return registrant_list
-
-
-def attendees(client: VendorClient) -> DltResource:
-    read = _per_event(client, helpers.ATTENDEES_PATH, "attendees")
-
-    @dlt.transformer(name="attendees", primary_key=("event_id", "id"), merge_key="event_id")
-    def attendee_list(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        """Yields event-level attendance totals per person; key (`event_id`, `id`)."""
-        yield from read(event_page)
-
-    return attendee_list
-
-
-def session_attendance(client: VendorClient) -> DltResource:
-    read = _per_event(client, helpers.SESSION_ATTENDANCE_PATH, "attendees")
-
-    @dlt.transformer(
-        name="session_attendance",
-        primary_key=("event_id", "user_id", "product_identification"),
-        merge_key="event_id",
-    )
-    def attendance_list(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        """Yields one row per person and session attended.
-
-        Key (`event_id`, `user_id`, `product_identification`): the API names the
-        session only by its identification, unique within an event.
-        """
-        yield from read(event_page)
-
-    return attendance_list
-
-
-def session_itineraries(client: VendorClient) -> DltResource:
-    read = _per_event(client, helpers.SESSION_ITINERARIES_PATH, "data")
-
-    @dlt.transformer(
-        name="session_itineraries", primary_key=("event_id", "id"), write_disposition="merge"
-    )
-    def itinerary_list(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        """Yields each session with the people who put it on their itinerary; key (`event_id`, `id`)."""
-        yield from read(event_page)
-
-    return itinerary_list
-
-
-def session_on_demand(client: VendorClient) -> DltResource:
-    read = _per_event(client, helpers.SESSION_ON_DEMAND_PATH, "data")
-
-    @dlt.transformer(
-        name="session_on_demand",
-        primary_key=("event_id", "product_id"),
-        write_disposition="merge",
-    )
-    def on_demand_list(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        """Yields on-demand sessions with their viewers; key (`event_id`, `product_id`)."""
-        yield from read(event_page)
-
-    return on_demand_list
 
 
 VENDOR = Vendor(

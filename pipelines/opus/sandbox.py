@@ -619,7 +619,7 @@ class OpusSandbox(SandboxApp):
             closes = min(event.start, self.now)
             moments = sorted(_epoch(_random_moment(rng, event.created_at, closes)) for _ in range(count))
             persons = rng.sample(range(len(self.people)), count)
-            for person, registered in zip(persons, moments):
+            for person, registered in zip(persons, moments, strict=False):
                 self._add_registration(rng, event, person, registered)
         self._record_ended_sessions()
 
@@ -791,7 +791,7 @@ class OpusSandbox(SandboxApp):
     def _add_registration(self, rng: random.Random, event: Event, person: int, registered: int) -> Registration:
         """A synthetic registration: packages, source, access code and itinerary drawn from ``rng``."""
         roll = rng.randrange(100)
-        source = next(s for s, weight in zip(SOURCES, SOURCE_WEIGHTS) if roll < weight)
+        source = next(s for s, weight in zip(SOURCES, SOURCE_WEIGHTS, strict=False) if roll < weight)
         code = rng.randrange(1, len(ACCESS_CODES)) if rng.random() < ACCESS_CODE_RATE else 0
         registration = self._insert_registration(event, person, registered, self._draw_packages(rng, event), source, code)
         for session in event.sessions:
@@ -925,7 +925,7 @@ class OpusSandbox(SandboxApp):
             persons = self._draw_new_registrants(rng, event, wanted)
             since = max(yesterday, event.created_at)
             moments = sorted(_epoch(_random_moment(rng, since, self.now)) for _ in persons)
-            for person, registered in zip(persons, moments):
+            for person, registered in zip(persons, moments, strict=False):
                 self._add_registration(rng, event, person, registered)
             added += len(persons)
         return added

@@ -2,8 +2,8 @@
 with registrations as (
     select
         event_key,
-        sum(case when status = 'registered' then 1 else 0 end) as registrations,
-        sum(case when status = 'cancelled' then 1 else 0 end) as cancellations
+        cast(sum(case when status = 'registered' then 1 else 0 end) as bigint) as registrations,
+        cast(sum(case when status = 'cancelled' then 1 else 0 end) as bigint) as cancellations
     from {{ ref('fct_registrations') }}
     group by event_key
 ),
@@ -12,7 +12,7 @@ attendance as (
     select
         event_key,
         count(distinct case when attended then person_key end) as attendees,
-        sum(seconds_attended) as seconds_attended
+        cast(sum(seconds_attended) as bigint) as seconds_attended
     from {{ ref('fct_session_attendance') }}
     group by event_key
 ),
@@ -24,7 +24,7 @@ attended_people as (
 ),
 
 no_shows as (
-    select registered.event_key, count(*) as no_shows
+    select registered.event_key, cast(count(*) as bigint) as no_shows
     from {{ ref('fct_registrations') }} as registered
     left join attended_people
         on attended_people.event_key = registered.event_key
@@ -45,14 +45,17 @@ select
     events.capacity,
     coalesce(registrations.registrations, 0) as registrations,
     coalesce(registrations.cancellations, 0) as cancellations,
-    coalesce(attendance.attendees, 0) as attendees,
+    -- Attendance figures exist once an event has started.
+    case when events.starts_at <= current_timestamp then coalesce(attendance.attendees, 0) end as attendees,
     -- No-shows only exist once an event is over.
     case when events.ends_at < current_timestamp then coalesce(no_shows.no_shows, 0) end as no_shows,
     case
         when events.ends_at < current_timestamp and registrations.registrations > 0
             then cast(coalesce(attendance.attendees, 0) as double) / registrations.registrations
     end as attendance_rate,
-    cast(attendance.seconds_attended as double) / 60 as minutes_attended,
+    case
+        when events.starts_at <= current_timestamp then coalesce(attendance.seconds_attended, 0) / 60.0
+    end as minutes_attended,
     -- Filled by vendors that sell tickets; NULL where the vendor has no orders.
     cast(null as bigint) as orders,
     cast(null as decimal(18, 2)) as gross_revenue
