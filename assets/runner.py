@@ -75,11 +75,12 @@ def run_daily_load(
 
     defs = build_definitions(warehouse, vendors=vendors)
     job = defs.resolve_job_def(DAILY_JOB)
-    skipped_datasets = {v.dataset for v in vendors if v.title in skipped}
+    skipped_vendors = [v for v in vendors if v.title in skipped]
+    loaded = loaded_datasets(warehouse)
     selection = [
         key
         for key in defs.resolve_all_asset_keys()
-        if not (len(key.path) == 2 and key.path[0] in skipped_datasets)
+        if not _belongs_to_unloadable(key, skipped_vendors, loaded)
     ]
     tags = {AS_OF_TAG: as_of} if as_of else {}
     result = job.execute_in_process(
@@ -100,6 +101,27 @@ def run_daily_load(
             )
     outcome.mart_rows = mart_rows(warehouse)
     return outcome
+
+
+def _belongs_to_unloadable(
+    key: dg.AssetKey, skipped: Sequence[Vendor], loaded: set[str]
+) -> bool:
+    """A skipped vendor's raw tables, and its staging models too if it was never loaded."""
+    for vendor in skipped:
+        if key.path[0] == vendor.dataset:
+            return True
+        if vendor.dataset not in loaded and key.path[-1].startswith(f"stg_{vendor.name}__"):
+            return True
+    return False
+
+
+def loaded_datasets(warehouse: Path) -> set[str]:
+    """The raw_<vendor> schemas already in the warehouse."""
+    if not warehouse.exists():
+        return set()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("select schema_name from information_schema.schemata").fetchall()
+    return {name for (name,) in rows if name.startswith("raw_")}
 
 
 def mart_rows(warehouse: Path) -> dict[str, dict[str, int]]:

@@ -14,6 +14,8 @@ import pytest
 
 from assets.cli import main
 from assets.runner import run_daily_load
+from pipelines.opus import VENDOR as OPUS
+from tests.two_writers import SECOND_OPUS
 
 WRONG_KEY = "wrong-key-7f3a9c2e51"
 
@@ -107,3 +109,29 @@ def test_demo_loads_day_zero_and_simulated_days(tmp_path, capsys, monkeypatch):
     assert people > 0
     # A demo never overwrites a warehouse it was pointed at.
     assert main(["demo", "--days", "0", "--warehouse", str(warehouse)]) == 2
+
+
+@pytest.mark.e2e
+def test_an_unconfigured_vendor_never_loaded_is_skipped_and_the_rest_builds(
+    opus_server, warehouse, instance, monkeypatch
+):
+    # Only the second account is configured; OPUS itself never was.
+    for name, value in opus_server.app.settings(opus_server.base_url).items():
+        monkeypatch.setenv(name.replace("__OPUS__", "__OPUS_SECOND__"), value)
+
+    outcome = run_daily_load(warehouse, instance=instance, vendors=(OPUS, SECOND_OPUS))
+
+    assert outcome.ok, (outcome.failures, outcome.checks_failed)
+    assert set(outcome.skipped_vendors) == {"OPUS DX"}
+    assert outcome.loaded_vendors == ["OPUS DX (second account)"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        schemas = {s for (s,) in con.execute("select schema_name from information_schema.schemata").fetchall()}
+        assert "raw_opus" not in schemas
+        assert con.execute("select count(*) from raw_opus_second.events").fetchone()[0] > 0
+        # The marts are built, typed and empty: no vendor with staging models has data yet.
+        assert con.execute("select count(*) from marts.dim_events").fetchone()[0] == 0
+        starts_at_type = con.execute(
+            "select data_type from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'dim_events' and column_name = 'starts_at'"
+        ).fetchone()[0]
+    assert starts_at_type == "TIMESTAMP WITH TIME ZONE"

@@ -1,8 +1,5 @@
-"""A code location with two loads into one warehouse, for the default-executor lock test.
-
-The second vendor is OPUS again under another name: its own pipeline and dataset,
-the same sandbox.
-"""
+"""A second vendor for tests: OPUS again under another name, with its own
+settings, pipeline and dataset (and no dbt staging of its own)."""
 
 import dataclasses
 
@@ -11,7 +8,13 @@ import dagster as dg
 from assets.definitions import build_definitions
 from pipelines.opus import VENDOR as OPUS
 
-SECOND_OPUS = dataclasses.replace(OPUS, name="opus_second", title="OPUS DX (second account)")
+SECOND_OPUS = dataclasses.replace(
+    OPUS,
+    name="opus_second",
+    title="OPUS DX (second account)",
+    # Its own dlt config section: SOURCES__OPUS_SECOND__*.
+    source=OPUS.source.clone(name="opus_second", section="opus_second"),
+)
 
 
 @dg.definitions

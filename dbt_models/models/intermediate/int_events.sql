@@ -1,1 +1,10 @@
-{{ union_vendor_models('events', ['vendor', 'vendor_event_id', 'name', 'starts_at', 'ends_at', 'timezone', 'capacity', 'status']) }}
+{{ union_vendor_models('events', {
+    'vendor': 'varchar',
+    'vendor_event_id': 'varchar',
+    'name': 'varchar',
+    'starts_at': 'timestamptz',
+    'ends_at': 'timestamptz',
+    'timezone': 'varchar',
+    'capacity': 'bigint',
+    'status': 'varchar',
+}) }}

@@ -1,7 +1,16 @@
 -- Every vendor identity with the person it belongs to: same normalised email,
 -- same person; an identity without an email stays a person of its own.
 with identities as (
-    {{ union_vendor_models('people', ['vendor', 'vendor_person_id', 'email', 'first_name', 'last_name', 'company', 'job_title', 'last_seen_at']) }}
+    {{ union_vendor_models('people', {
+        'vendor': 'varchar',
+        'vendor_person_id': 'varchar',
+        'email': 'varchar',
+        'first_name': 'varchar',
+        'last_name': 'varchar',
+        'company': 'varchar',
+        'job_title': 'varchar',
+        'last_seen_at': 'timestamptz',
+    }) }}
 )
 
 select

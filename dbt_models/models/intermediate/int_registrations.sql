@@ -1,1 +1,10 @@
-{{ union_vendor_models('registrations', ['vendor', 'vendor_event_id', 'vendor_registration_id', 'vendor_person_id', 'email', 'registered_at', 'status', 'cancelled_at']) }}
+{{ union_vendor_models('registrations', {
+    'vendor': 'varchar',
+    'vendor_event_id': 'varchar',
+    'vendor_registration_id': 'varchar',
+    'vendor_person_id': 'varchar',
+    'email': 'varchar',
+    'registered_at': 'timestamptz',
+    'status': 'varchar',
+    'cancelled_at': 'timestamptz',
+}) }}

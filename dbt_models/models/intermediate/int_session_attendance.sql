@@ -1,1 +1,11 @@
-{{ union_vendor_models('session_attendance', ['vendor', 'vendor_event_id', 'vendor_session_id', 'vendor_person_id', 'email', 'seconds_attended', 'attention_checks_passed', 'attention_checks_issued', 'attention_checks_required']) }}
+{{ union_vendor_models('session_attendance', {
+    'vendor': 'varchar',
+    'vendor_event_id': 'varchar',
+    'vendor_session_id': 'varchar',
+    'vendor_person_id': 'varchar',
+    'email': 'varchar',
+    'seconds_attended': 'bigint',
+    'attention_checks_passed': 'bigint',
+    'attention_checks_issued': 'bigint',
+    'attention_checks_required': 'bigint',
+}) }}

@@ -1,1 +1,9 @@
-{{ union_vendor_models('sessions', ['vendor', 'vendor_event_id', 'vendor_session_id', 'title', 'starts_at', 'ends_at', 'room']) }}
+{{ union_vendor_models('sessions', {
+    'vendor': 'varchar',
+    'vendor_event_id': 'varchar',
+    'vendor_session_id': 'varchar',
+    'title': 'varchar',
+    'starts_at': 'timestamptz',
+    'ends_at': 'timestamptz',
+    'room': 'varchar',
+}) }}
