@@ -66,16 +66,16 @@ def run_daily_load(
     instance: dg.DagsterInstance | None = None,
 ) -> LoadOutcome:
     """Materialises the daily job for the configured vendors and every dbt model."""
-    skipped = {v.title: v.missing_settings() for v in vendors if v.missing_settings()}
-    configured = [v for v in vendors if v.title not in skipped]
-    outcome = LoadOutcome(as_of, [v.title for v in configured], skipped)
+    missing = {vendor: vendor.missing_settings() for vendor in vendors}
+    skipped_vendors = [vendor for vendor in vendors if missing[vendor]]
+    configured = [vendor for vendor in vendors if not missing[vendor]]
+    outcome = LoadOutcome(as_of, [v.title for v in configured], {v.title: missing[v] for v in skipped_vendors})
     if not configured:
         outcome.failures.append("no vendor is configured")
         return outcome
 
     defs = build_definitions(warehouse, vendors=vendors)
     job = defs.resolve_job_def(DAILY_JOB)
-    skipped_vendors = [v for v in vendors if v.title in skipped]
     loaded = loaded_datasets(warehouse)
     selection = [
         key

@@ -13,15 +13,13 @@ import duckdb
 import httpx
 import pytest
 
-from assets.runner import run_daily_load
+from assets.runner import MARTS, run_daily_load
 from pipelines.sandbox import SandboxServer
 from tests.opus_crawl import crawl
 
 pytestmark = pytest.mark.e2e
 
 RAW_TABLES = ("events", "registrants", "attendees", "session_attendance", "sessions")
-MARTS = ("dim_events", "dim_sessions", "dim_people", "fct_registrations",
-         "fct_session_attendance", "rpt_event_attendance")
 
 
 def _warehouse_keys(warehouse: Path) -> dict[str, set[tuple[str, ...]]]:
