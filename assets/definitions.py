@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -16,6 +16,7 @@ from pipelines.registry import VENDORS
 from pipelines.vendor import Vendor
 
 DAILY_JOB = "daily_load"
+RAW_PREFIX = "raw_"
 # DuckDB allows one writing process: writer steps run one at a time within a run.
 WAREHOUSE_EXECUTOR = dg.multiprocess_executor.configured(
     {"tag_concurrency_limits": [{"key": WAREHOUSE_OP_TAG, "value": "warehouse", "limit": 1}]}
@@ -31,8 +32,11 @@ def build_definitions(
     warehouse_file.parent.mkdir(parents=True, exist_ok=True)
     project = dbt_project()
     loads = [vendor_assets(vendor, warehouse_file) for vendor in vendors]
-    models = warehouse_models(project, warehouse_file)
+    models = warehouse_models(
+        project, warehouse_file, without_vendors=[v.name for v in VENDORS if v not in vendors]
+    )
     daily_job = dg.define_asset_job(DAILY_JOB, selection=dg.AssetSelection.all())
+    every_key = [key for assets in (*loads, models) for key in assets.keys]
 
     @dg.schedule(
         job=daily_job,
@@ -40,10 +44,19 @@ def build_definitions(
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    def daily_load_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    def daily_load_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         """Loads every configured vendor and rebuilds the models, once a day."""
         as_of = context.scheduled_execution_time.date().isoformat()
-        return dg.RunRequest(run_key=as_of, tags={AS_OF_TAG: as_of})
+        instance = context.instance
+
+        def was_loaded(vendor: Vendor) -> bool:
+            return any(instance.get_latest_materialization_event(key) is not None
+                       for key in every_key if key.path[0] == vendor.dataset)
+
+        selection = daily_selection(every_key, vendors, was_loaded)
+        if not any(key.path[0].startswith(RAW_PREFIX) for key in selection):
+            return dg.SkipReason("no vendor is configured (see README: Configure a vendor)")
+        return dg.RunRequest(run_key=as_of, tags={AS_OF_TAG: as_of}, asset_selection=selection)
 
     return dg.Definitions(
         assets=[*loads, models],
@@ -52,6 +65,26 @@ def build_definitions(
         resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_executable())},
         executor=WAREHOUSE_EXECUTOR,
     )
+
+
+def daily_selection(
+    keys: Iterable[dg.AssetKey], vendors: Sequence[Vendor], was_loaded: Callable[[Vendor], bool]
+) -> list[dg.AssetKey]:
+    """What a daily run can build: everything but the raw tables of vendors not configured,
+    and their staging models too when they were never loaded (those views would have no table).
+    A registered vendor left out of `vendors` counts as not configured."""
+    left_out = [vendor for vendor in VENDORS if vendor not in vendors]
+    skipped = left_out + [vendor for vendor in vendors if vendor.missing_settings()]
+
+    def unbuildable(key: dg.AssetKey) -> bool:
+        for vendor in skipped:
+            if key.path[0] == vendor.dataset:
+                return True
+            if key.path[-1].startswith(f"stg_{vendor.name}__") and not was_loaded(vendor):
+                return True
+        return False
+
+    return [key for key in keys if not unbuildable(key)]
 
 
 @dg.definitions

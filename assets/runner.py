@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.definitions import DAILY_JOB, build_definitions
+from assets.definitions import DAILY_JOB, RAW_PREFIX, build_definitions, daily_selection
 from assets.settings import AS_OF_TAG, dagster_home
 from pipelines.registry import VENDORS
 from pipelines.vendor import Vendor
@@ -20,6 +20,7 @@ MARTS = (
     "dim_people",
     "fct_registrations",
     "fct_session_attendance",
+    "fct_orders",
     "rpt_event_attendance",
 )
 CROSS_VENDOR = "*"
@@ -77,11 +78,9 @@ def run_daily_load(
     defs = build_definitions(warehouse, vendors=vendors)
     job = defs.resolve_job_def(DAILY_JOB)
     loaded = loaded_datasets(warehouse)
-    selection = [
-        key
-        for key in defs.resolve_all_asset_keys()
-        if not _belongs_to_unloadable(key, skipped_vendors, loaded)
-    ]
+    graph = defs.resolve_asset_graph()
+    buildable = [key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
+    selection = daily_selection(buildable, vendors, lambda v: v.dataset in loaded)
     tags = {AS_OF_TAG: as_of} if as_of else {}
     result = job.execute_in_process(
         instance=instance or run_instance(warehouse),
@@ -103,25 +102,13 @@ def run_daily_load(
     return outcome
 
 
-def _belongs_to_unloadable(
-    key: dg.AssetKey, skipped: Sequence[Vendor], loaded: set[str]
-) -> bool:
-    """A skipped vendor's raw tables, and its staging models too if it was never loaded."""
-    for vendor in skipped:
-        if key.path[0] == vendor.dataset:
-            return True
-        if vendor.dataset not in loaded and key.path[-1].startswith(f"stg_{vendor.name}__"):
-            return True
-    return False
-
-
 def loaded_datasets(warehouse: Path) -> set[str]:
     """The raw_<vendor> schemas already in the warehouse."""
     if not warehouse.exists():
         return set()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute("select schema_name from information_schema.schemata").fetchall()
-    return {name for (name,) in rows if name.startswith("raw_")}
+    return {name for (name,) in rows if name.startswith(RAW_PREFIX)}
 
 
 def mart_rows(warehouse: Path) -> dict[str, dict[str, int]]:

@@ -3,7 +3,7 @@
 import json
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +62,17 @@ def _newest_input(project_dir: Path) -> float:
     return newest
 
 
-def warehouse_models(project: DbtProject, warehouse: Path) -> dg.AssetsDefinition:
+def warehouse_models(
+    project: DbtProject, warehouse: Path, without_vendors: Sequence[str] = ()
+) -> dg.AssetsDefinition:
+    """The dbt models as assets; a code location without some vendors leaves out their staging."""
     dbt_vars = json.dumps({"warehouse_path": str(warehouse)})
+    exclude = " ".join(f"path:models/staging/{vendor}" for vendor in without_vendors)
 
     @dbt_assets(
         manifest=ensure_manifest(project),
         project=project,
+        exclude=exclude or None,
         dagster_dbt_translator=WarehouseDbtTranslator(),
         name="dbt_models",
         pool=WAREHOUSE_POOL,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pipelines import opus
+from pipelines import eventbookings, opus
 from pipelines.vendor import Vendor
 
-VENDORS: tuple[Vendor, ...] = (opus.VENDOR,)
+VENDORS: tuple[Vendor, ...] = (
+    opus.VENDOR,
+    eventbookings.VENDOR,
+)
 

@@ -44,7 +44,8 @@ class Vendor:
         missing = []
         for setting in self.required_settings:
             key = f"sources.{self.name}.{setting}"
-            if dlt.config.get(key) is None and dlt.secrets.get(key) is None:
+            # Secrets first: dlt's run trace records values looked up as plain config.
+            if dlt.secrets.get(key) is None and dlt.config.get(key) is None:
                 missing.append(self.env_name(setting))
         return missing
 
@@ -65,11 +66,36 @@ def resolve_as_of(as_of: str | dt.date | None) -> dt.date:
     return dt.date.fromisoformat(str(as_of)[:10])
 
 
-def scd2_by_event(boundary: dt.date) -> dict[str, Any]:
+# Per-event lists are scoped to the events read in a run. An event whose list came
+# back empty still needs its rows retired (or replaced by nothing): it is marked by
+# one row with this column set, which takes part in the scope and never lands.
+NOTHING_LISTED = "nothing_listed"
+NOTHING_LISTED_COLUMN = {NOTHING_LISTED: {"data_type": "bool", "nullable": True}}
+
+
+def nothing_listed(event_key: str, event_id: str, primary_key: tuple[str, ...]) -> dict[str, Any]:
+    """The marker row for an event whose list is empty."""
+    return {**{column: "" for column in primary_key}, event_key: event_id, NOTHING_LISTED: True}
+
+
+def _scoped_to_events_read(event_key: str) -> dict[str, str]:
+    return {
+        "source_filter": f"{NOTHING_LISTED} IS NULL",
+        "destination_scope": f"{event_key} IN (SELECT {event_key} FROM {{staging_table}})",
+    }
+
+
+def replaced_per_event(event_key: str) -> dict[str, Any]:
+    """Write disposition for per-event lists kept as the vendor lists them now: the rows of
+    every event read are deleted and the ones listed inserted again."""
+    return {"disposition": "merge", "strategy": "delete-insert", **_scoped_to_events_read(event_key)}
+
+
+def scd2_by_event(boundary: dt.date, event_key: str) -> dict[str, Any]:
     """Write disposition for per-event child lists.
 
-    Rows are versioned (scd2) and the merge key scopes retirement to the events
-    in the load: a row the vendor stopped listing for a re-read event gets its
+    Rows are versioned (scd2) and retirement is scoped to the events read in
+    the load: a row the vendor stopped listing for a re-read event gets its
     `_dlt_valid_to` set to when it was first seen gone, rows of events not re-read
     stay as they are. A run for today stamps the load time; a run for another
     business date (a backfill, a simulated day) stamps that date.
@@ -78,4 +104,5 @@ def scd2_by_event(boundary: dt.date) -> dict[str, Any]:
     boundary_timestamp = (
         None if boundary == today else dt.datetime.combine(boundary, dt.time(), tzinfo=dt.UTC)
     )
-    return {"disposition": "merge", "strategy": "scd2", "boundary_timestamp": boundary_timestamp}
+    return {"disposition": "merge", "strategy": "scd2", "boundary_timestamp": boundary_timestamp,
+            **_scoped_to_events_read(event_key)}

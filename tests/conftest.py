@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.opus.sandbox import OpusSandbox
 from pipelines.sandbox import SandboxServer
 
@@ -21,8 +23,10 @@ def _isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """dlt and Turnout settings come only from what each test sets."""
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    for name in ("TURNOUT_WAREHOUSE", "DAGSTER_HOME", "SOURCES__OPUS__BASE_URL", "SOURCES__OPUS__API_KEY"):
+    for name in ("TURNOUT_WAREHOUSE", "DAGSTER_HOME"):
         monkeypatch.delenv(name, raising=False)
+    for name in [name for name in os.environ if name.startswith("SOURCES__")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -36,6 +40,21 @@ def opus_configured(opus_server: SandboxServer, monkeypatch: pytest.MonkeyPatch)
     for name, value in opus_server.app.settings(opus_server.base_url).items():
         monkeypatch.setenv(name, value)
     return opus_server
+
+
+@pytest.fixture
+def eventbookings_server() -> Iterator[SandboxServer]:
+    with SandboxServer(EventBookingsSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as server:
+        yield server
+
+
+@pytest.fixture
+def eventbookings_configured(
+    eventbookings_server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> SandboxServer:
+    for name, value in eventbookings_server.app.settings(eventbookings_server.base_url).items():
+        monkeypatch.setenv(name, value)
+    return eventbookings_server
 
 
 @pytest.fixture

@@ -79,7 +79,16 @@ def test_sandbox_prints_settings_then_serves(tmp_path: Path):
                 settings[match[1]] = match[2]
             if line.startswith("#"):
                 break
-        assert set(settings) == {"SOURCES__OPUS__BASE_URL", "SOURCES__OPUS__API_KEY"}
+        assert {"SOURCES__OPUS__BASE_URL", "SOURCES__OPUS__API_KEY"} <= set(settings)
+        assert {"SOURCES__EVENTBOOKINGS__BASE_URL", "SOURCES__EVENTBOOKINGS__TOKEN_URL",
+                "SOURCES__EVENTBOOKINGS__CLIENT_ID", "SOURCES__EVENTBOOKINGS__CLIENT_SECRET"} <= set(settings)
+        token = httpx.post(settings["SOURCES__EVENTBOOKINGS__TOKEN_URL"], data={
+            "client_id": settings["SOURCES__EVENTBOOKINGS__CLIENT_ID"],
+            "client_secret": settings["SOURCES__EVENTBOOKINGS__CLIENT_SECRET"],
+            "grant_type": "client_credentials"}).json()["access_token"]
+        listed = httpx.get(f"{settings['SOURCES__EVENTBOOKINGS__BASE_URL']}/events",
+                           headers={"Authorization": f"Bearer {token}"})
+        assert listed.status_code == 200 and listed.json()["events"]
         response = httpx.get(
             f"{settings['SOURCES__OPUS__BASE_URL']}/rest/api/v1/events",
             params={"api_key": settings["SOURCES__OPUS__API_KEY"]},
@@ -104,8 +113,9 @@ def test_demo_loads_day_zero_and_simulated_days(tmp_path, capsys, monkeypatch):
     assert "load succeeded" in out and "dev -w workspace.yaml" in out
     with duckdb.connect(str(warehouse), read_only=True) as con:
         loads = con.execute("select count(*) from raw_opus._dlt_loads").fetchone()[0]
+        eventbookings_loads = con.execute("select count(*) from raw_eventbookings._dlt_loads").fetchone()[0]
         people = con.execute("select count(*) from marts.dim_people").fetchone()[0]
-    assert loads == 2  # day 0 and one simulated day
+    assert loads == eventbookings_loads == 2  # day 0 and one simulated day
     assert people > 0
     # A demo never overwrites a warehouse it was pointed at.
     assert main(["demo", "--days", "0", "--warehouse", str(warehouse)]) == 2

@@ -45,23 +45,44 @@ def test_dbt_tests_are_asset_checks(defs):
     assert any(check.name.startswith("relationships_fct_registrations") for check in checks)
 
 
-def test_schedule_runs_the_daily_job_at_five_utc_with_its_date(warehouse):
+def test_schedule_runs_the_daily_job_at_five_utc_with_its_date(warehouse, opus_configured, instance):
     defs = build_definitions(warehouse)
     [schedule] = defs.schedules
     assert schedule.cron_schedule == "0 5 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == DAILY_JOB
     context = dg.build_schedule_context(
-        scheduled_execution_time=datetime.datetime(2026, 11, 21, 5, 0)
+        instance=instance, scheduled_execution_time=datetime.datetime(2026, 11, 21, 5, 0)
     )
     [request] = schedule.evaluate_tick(context).run_requests
     assert request.tags[AS_OF_TAG] == "2026-11-21"
+    # Only OPUS is configured: the other vendors' raw tables, and the staging of
+    # those never loaded, are left out rather than failing every morning.
+    selected = set(request.asset_selection)
+    assert dg.AssetKey(["raw_opus", "events"]) in selected
+    assert dg.AssetKey(["staging", "stg_opus__events"]) in selected
+    assert dg.AssetKey(["marts", "dim_events"]) in selected
+    for vendor in VENDORS:
+        if vendor.name != "opus":
+            assert not any(key.path[0] == vendor.dataset for key in selected)
+            assert not any(key.path[-1].startswith(f"stg_{vendor.name}__") for key in selected)
+
+
+def test_schedule_skips_when_no_vendor_is_configured(warehouse, instance):
+    [schedule] = build_definitions(warehouse).schedules
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=datetime.datetime(2026, 11, 21, 5, 0)
+    )
+    result = schedule.evaluate_tick(context)
+    assert not result.run_requests and "no vendor is configured" in result.skip_message
     assert build_definitions(warehouse, cron="30 6 * * *").schedules[0].cron_schedule == "30 6 * * *"
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("module", ["assets.definitions", "tests.two_writers"])
-def test_the_default_executor_materialises_everything(module, opus_configured, warehouse, tmp_path):
+def test_the_default_executor_materialises_everything(
+    module, opus_configured, eventbookings_configured, warehouse, tmp_path
+):
     """`dagster job execute` uses the code location's multiprocess executor, as a deployment does.
 
     With two vendor loads in one run, both would write the warehouse at once
@@ -82,5 +103,7 @@ def test_the_default_executor_materialises_everything(module, opus_configured, w
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from marts.fct_registrations").fetchone()[0] > 0
         schemas = {s for (s,) in con.execute("select schema_name from information_schema.schemata").fetchall()}
+    if module == "assets.definitions":
+        assert {"raw_opus", "raw_eventbookings"} <= schemas
     if module == "tests.two_writers":
         assert {"raw_opus", "raw_opus_second"} <= schemas

@@ -7,3 +7,22 @@
 {% macro to_integer(column) -%}
     cast(nullif(trim(cast({{ column }} as varchar)), '') as bigint)
 {%- endmacro %}
+
+{# A price string as sent ('$30.0', '£1,250.00', '-$5.00') as DECIMAL(18,2); the symbol is
+   dropped because it does not tell AUD from USD: the currency comes from the event. #}
+{% macro money(column) -%}
+    cast(nullif(regexp_replace(trim(cast({{ column }} as varchar)), '[^0-9.-]', '', 'g'), '') as decimal(18, 2))
+{%- endmacro %}
+
+{# The value of one entry of a vendor's [{"name": ..., "value": ...}] list. #}
+{% macro name_value(column, name) -%}
+    list_filter(
+        from_json({{ column }}, '[{"name": "VARCHAR", "value": "VARCHAR"}]'),
+        lambda entry: entry.name = '{{ name }}'
+    )[1].value
+{%- endmacro %}
+
+{# Vendors send booleans as the strings 'true' and 'false'. #}
+{% macro to_boolean(column) -%}
+    case lower(trim(cast({{ column }} as varchar))) when 'true' then true when 'false' then false end
+{%- endmacro %}

@@ -15,3 +15,11 @@
         else {{ turnout_key(["'id'", vendor, vendor_person_id]) }}
     end
 {%- endmacro %}
+
+{#
+  A nested table dlt loads beside its parent (orders -> orders__line_items). It is
+  reached through the parent's source, so lineage stays one asset per dlt resource.
+#}
+{% macro nested_source(source_name, parent, child) -%}
+    {{ source(source_name, parent).incorporate(path={"identifier": parent ~ "__" ~ child}) }}
+{%- endmacro %}

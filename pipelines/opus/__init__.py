@@ -25,7 +25,9 @@ from pipelines.vendor import (
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_WINDOW_DAYS_AFTER_END,
+    NOTHING_LISTED_COLUMN,
     Vendor,
+    nothing_listed,
     resolve_as_of,
     scd2_by_event,
 )
@@ -174,6 +176,8 @@ def child_list(client: VendorClient, spec: ChildList, run_date: dt.date) -> DltR
                 row = spec.clean(item)
                 row["event_id"] = event["id"]
                 rows.append(row)
+        if not rows and spec.versioned:
+            rows.append(nothing_listed("event_id", event["id"], spec.primary_key))
         return rows
 
     def per_event(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
@@ -187,7 +191,8 @@ def child_list(client: VendorClient, spec: ChildList, run_date: dt.date) -> DltR
         name=spec.name,
         primary_key=spec.primary_key,
         merge_key="event_id" if spec.versioned else None,
-        write_disposition=scd2_by_event(run_date) if spec.versioned else "merge",
+        write_disposition=scd2_by_event(run_date, "event_id") if spec.versioned else "merge",
+        columns=NOTHING_LISTED_COLUMN if spec.versioned else None,
     )
 
 

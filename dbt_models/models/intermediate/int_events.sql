@@ -5,6 +5,7 @@
     'starts_at': 'timestamptz',
     'ends_at': 'timestamptz',
     'timezone': 'varchar',
+    'currency': 'varchar',
     'capacity': 'bigint',
     'status': 'varchar',
 }) }}

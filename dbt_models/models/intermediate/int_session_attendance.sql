@@ -5,6 +5,7 @@
     'vendor_person_id': 'varchar',
     'email': 'varchar',
     'seconds_attended': 'bigint',
+    'attended': 'boolean',
     'attention_checks_passed': 'bigint',
     'attention_checks_issued': 'bigint',
     'attention_checks_required': 'bigint',

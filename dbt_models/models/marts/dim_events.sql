@@ -6,6 +6,7 @@ select
     starts_at,
     ends_at,
     timezone,
+    currency,
     capacity,
     -- Vendors without an event status get one from the calendar.
     coalesce(

@@ -8,7 +8,7 @@ select
     {{ person_key('email', 'vendor', 'vendor_person_id') }} as person_key,
     vendor,
     seconds_attended,
-    coalesce(seconds_attended > 0, false) as attended,
+    coalesce(attended, false) as attended,
     attention_checks_passed,
     attention_checks_issued,
     attention_checks_required

@@ -1,4 +1,5 @@
 -- One row per event: who registered, who came, for how long, and what they paid.
+-- A figure a vendor cannot give (minutes at EventBookings, orders at OPUS) is NULL, never 0.
 with registrations as (
     select
         event_key,
@@ -17,6 +18,13 @@ attendance as (
     group by event_key
 ),
 
+-- Vendors that report time attended at all; the others get NULL minutes.
+timed_vendors as (
+    select distinct vendor
+    from {{ ref('fct_session_attendance') }}
+    where seconds_attended is not null
+),
+
 attended_people as (
     select distinct event_key, person_key
     from {{ ref('fct_session_attendance') }}
@@ -31,6 +39,24 @@ no_shows as (
         and attended_people.person_key = registered.person_key
     where registered.status = 'registered' and attended_people.person_key is null
     group by registered.event_key
+),
+
+-- Vendors that sell tickets; the others get NULL orders and revenue.
+selling_vendors as (
+    select distinct vendor from {{ ref('fct_orders') }}
+),
+
+orders as (
+    select
+        event_key,
+        cast(count(*) as bigint) as orders,
+        cast(sum(tickets) as bigint) as tickets_sold,
+        cast(sum(gross_amount) as decimal(18, 2)) as gross_revenue,
+        cast(sum(refunded_amount) as decimal(18, 2)) as refunded_revenue
+    from {{ ref('fct_orders') }}
+    -- A cancelled order was never paid.
+    where status <> 'cancelled'
+    group by event_key
 )
 
 select
@@ -54,12 +80,22 @@ select
             then cast(coalesce(attendance.attendees, 0) as double) / registrations.registrations
     end as attendance_rate,
     case
-        when events.starts_at <= current_timestamp then coalesce(attendance.seconds_attended, 0) / 60.0
+        when events.starts_at <= current_timestamp and timed_vendors.vendor is not null
+            then coalesce(attendance.seconds_attended, 0) / 60.0
     end as minutes_attended,
-    -- Filled by vendors that sell tickets; NULL where the vendor has no orders.
-    cast(null as bigint) as orders,
-    cast(null as decimal(18, 2)) as gross_revenue
+    case when selling_vendors.vendor is not null then coalesce(orders.orders, 0) end as orders,
+    case when selling_vendors.vendor is not null then coalesce(orders.tickets_sold, 0) end as tickets_sold,
+    events.currency,
+    case when selling_vendors.vendor is not null then coalesce(orders.gross_revenue, 0) end as gross_revenue,
+    case when selling_vendors.vendor is not null then coalesce(orders.refunded_revenue, 0) end as refunded_revenue,
+    case
+        when selling_vendors.vendor is not null
+            then coalesce(orders.gross_revenue, 0) - coalesce(orders.refunded_revenue, 0)
+    end as net_revenue
 from {{ ref('dim_events') }} as events
 left join registrations on registrations.event_key = events.event_key
 left join attendance on attendance.event_key = events.event_key
 left join no_shows on no_shows.event_key = events.event_key
+left join timed_vendors on timed_vendors.vendor = events.vendor
+left join selling_vendors on selling_vendors.vendor = events.vendor
+left join orders on orders.event_key = events.event_key

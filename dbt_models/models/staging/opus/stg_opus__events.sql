@@ -8,6 +8,8 @@ select
     slug,
     url,
     timezone,
+    -- OPUS sells no tickets through this API: no currency.
+    cast(null as varchar) as currency,
     {{ utc_timestamp('start_date') }} as starts_at,
     {{ utc_timestamp('end_date') }} as ends_at,
     -- OPUS publishes neither a capacity nor an event status.

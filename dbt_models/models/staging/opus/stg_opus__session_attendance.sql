@@ -21,6 +21,7 @@ select
     nullif(attendance.company, '') as company,
     nullif(attendance.title, '') as job_title,
     {{ to_integer('attendance.total_seconds') }} as seconds_attended,
+    coalesce({{ to_integer('attendance.total_seconds') }} > 0, false) as attended,
     {{ to_integer('attendance.alertness') }} as attention_checks_passed,
     {{ to_integer('attendance.alertness_issued') }} as attention_checks_issued,
     {{ to_integer('attendance.alertness_required') }} as attention_checks_required

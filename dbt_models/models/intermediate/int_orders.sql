@@ -1,0 +1,16 @@
+{{ union_vendor_models('orders', {
+    'vendor': 'varchar',
+    'vendor_event_id': 'varchar',
+    'vendor_order_id': 'varchar',
+    'vendor_person_id': 'varchar',
+    'email': 'varchar',
+    'ordered_at': 'timestamptz',
+    'status': 'varchar',
+    'currency': 'varchar',
+    'tickets': 'bigint',
+    'discount_amount': 'decimal(18, 2)',
+    'fees_amount': 'decimal(18, 2)',
+    'gross_amount': 'decimal(18, 2)',
+    'refunded_amount': 'decimal(18, 2)',
+    'refunded_at': 'timestamptz',
+}) }}

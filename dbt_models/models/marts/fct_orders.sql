@@ -1,0 +1,17 @@
+select
+    {{ turnout_key(['vendor', 'vendor_order_id']) }} as order_key,
+    {{ turnout_key(['vendor', 'vendor_event_id']) }} as event_key,
+    {{ person_key('email', 'vendor', 'vendor_person_id') }} as person_key,
+    vendor,
+    vendor_order_id,
+    ordered_at,
+    status,
+    currency,
+    tickets,
+    discount_amount,
+    fees_amount,
+    gross_amount,
+    refunded_amount,
+    gross_amount - refunded_amount as net_amount,
+    refunded_at
+from {{ ref('int_orders') }}

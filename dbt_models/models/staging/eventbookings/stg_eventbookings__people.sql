@@ -1,0 +1,29 @@
+-- Everyone EventBookings names: ticket holders and buyers.
+with named as (
+    select vendor_person_id, email, first_name, last_name, updated_at as seen_at
+    from {{ ref('stg_eventbookings__attendees') }}
+    union all
+    select vendor_person_id, email, first_name, last_name, updated_at
+    from {{ ref('stg_eventbookings__orders') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by vendor_person_id order by seen_at desc nulls last, email, first_name, last_name
+        ) as recency
+    from named
+)
+
+select
+    'eventbookings' as vendor,
+    vendor_person_id,
+    email,
+    first_name,
+    last_name,
+    cast(null as varchar) as company,
+    cast(null as varchar) as job_title,
+    seen_at as last_seen_at
+from ranked
+where recency = 1

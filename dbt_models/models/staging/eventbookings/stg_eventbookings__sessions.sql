@@ -1,0 +1,11 @@
+select
+    'eventbookings' as vendor,
+    event_uuid as vendor_event_id,
+    uuid as vendor_session_id,
+    name as title,
+    type as session_type,
+    status,
+    {{ utc_timestamp("json_extract_string(session_starts_on, '$.utc')") }} as starts_at,
+    {{ utc_timestamp("json_extract_string(session_ends_on, '$.utc')") }} as ends_at,
+    nullif(json_extract_string(configuration, '$.attributes[0].value.name'), '') as room
+from {{ source('raw_eventbookings', 'sessions') }}

@@ -1,0 +1,210 @@
+"""EventBookings: events, sessions, tickets, orders and attendees, over OAuth2.
+
+Every run lists all events (the API filters by neither update nor end time)
+and keeps those whose `updated_on` is at or after the last run's newest one,
+minus a lookback, plus every event still in the active window; the first run
+keeps them all. Sessions, tickets, orders and attendees are then re-read for
+exactly those events. Attendees are versioned per event, so a ticket the
+vendor stops listing (refunded, or its event cancelled) is kept, retired on
+the day it was first seen gone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+
+from pipelines.eventbookings import helpers
+from pipelines.eventbookings.helpers import paginate
+from pipelines.eventbookings.sandbox import EventBookingsSandbox
+from pipelines.http import VendorClient
+from pipelines.oauth import ClientCredentials
+from pipelines.vendor import (
+    DEFAULT_LOOKBACK_DAYS,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_WINDOW_DAYS_AFTER_END,
+    NOTHING_LISTED_COLUMN,
+    Vendor,
+    nothing_listed,
+    replaced_per_event,
+    resolve_as_of,
+    scd2_by_event,
+)
+
+NAME = "eventbookings"
+TITLE = "EventBookings"
+CURSOR_STATE_KEY = "updated_on_cursor"
+
+EventRow = dict[str, Any]
+
+
+@dlt.source(name=NAME)
+def eventbookings_source(
+    base_url: str = dlt.config.value,
+    client_id: str = dlt.secrets.value,
+    client_secret: str = dlt.secrets.value,
+    token_url: str = helpers.DEFAULT_TOKEN_URL,
+    as_of: str | None = None,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    window_days_after_end: int = DEFAULT_WINDOW_DAYS_AFTER_END,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    rows: int = helpers.MAX_ROWS,
+) -> Iterable[DltResource]:
+    """All EventBookings entities for the events that changed or are still active on `as_of`."""
+    run_date = resolve_as_of(as_of)
+    # Raw tables keep the vendor's strings; staging parses dates once, in one place.
+    dlt.current.source_schema().remove_type_detection("iso_timestamp")
+    client = api_client(base_url, token_url, client_id, client_secret, max_in_flight)
+    page_size = helpers.page_rows(rows)
+    event_list = events(client, run_date, lookback_days, window_days_after_end, page_size)
+    return (event_list, *(event_list | child_list(client, spec, run_date, page_size) for spec in CHILD_LISTS))
+
+
+def api_client(
+    base_url: str, token_url: str, client_id: str, client_secret: str, max_in_flight: int
+) -> VendorClient:
+    """A client for the API whose bearer token comes from the identity server."""
+    token_origin, token_path = helpers.split_url(token_url)
+    token_client = VendorClient(NAME, TITLE, token_origin, secrets=[client_secret, client_id])
+    auth = ClientCredentials(token_client, token_path, client_id, client_secret)
+    client = VendorClient(NAME, TITLE, base_url, secrets=[client_secret, client_id],
+                          auth=auth, max_in_flight=max_in_flight)
+    auth.redactors.append(client.redactor)
+    return client
+
+
+def events(
+    client: VendorClient, run_date: dt.date, lookback_days: int, window_days_after_end: int, rows: int
+) -> DltResource:
+    @dlt.resource(name="events", primary_key="uuid", write_disposition="merge", max_table_nesting=0)
+    def event_list() -> Iterator[list[EventRow]]:
+        """Yields events as the vendor sends them, nested parts as JSON; key `uuid`."""
+        state = dlt.current.resource_state()
+        cursor = helpers.parse_datetime(state.get(CURSOR_STATE_KEY))
+        changed_since = cursor - dt.timedelta(days=lookback_days) if cursor else None
+        window_start = dt.datetime.combine(run_date - dt.timedelta(days=window_days_after_end), dt.time())
+        newest = cursor
+        for page in paginate(client, helpers.EVENTS_PATH, "events", rows=rows):
+            selected = []
+            for event in page:
+                updated = helpers.parse_datetime(event.get("updated_on"))
+                if updated is not None and (newest is None or updated > newest):
+                    newest = updated
+                if _selected(event, updated, changed_since, window_start):
+                    selected.append(event)
+            if selected:
+                yield selected
+        if newest is not None:
+            state[CURSOR_STATE_KEY] = newest.strftime(helpers.DATETIME_FORMATS[0])
+
+    return event_list
+
+
+def _selected(
+    event: EventRow, updated: dt.datetime | None, changed_since: dt.datetime | None, window_start: dt.datetime
+) -> bool:
+    if changed_since is None or updated is None or updated >= changed_since:
+        return True  # first run, an unreadable `updated_on`, or changed since the last run
+    ends = helpers.event_end(event)
+    # An event without a readable end is kept: re-reading it is harmless.
+    return ends is None or ends >= window_start
+
+
+@dataclass(frozen=True)
+class ChildList:
+    """A list EventBookings serves per event, and how it lands in the warehouse."""
+
+    name: str
+    path: str
+    items_key: str
+    primary_key: tuple[str, ...]
+    description: str
+    # replaced: kept as listed now; versioned: scd2, what the vendor stops listing is
+    # retired, not lost; neither: upserted by key.
+    kept: str
+    clean: Callable[[dict[str, Any]], dict[str, Any]] = dict
+    max_table_nesting: int = 1
+    # Parts that are null until something happens (a refund, a check-in): declared,
+    # so their columns exist before the first non-null value arrives.
+    nullable_text: tuple[str, ...] = ()
+
+    @property
+    def scoped_per_event(self) -> bool:
+        return self.kept in (REPLACED, VERSIONED)
+
+    def write_disposition(self, run_date: dt.date) -> Any:
+        if self.kept == REPLACED:
+            return replaced_per_event(EVENT_KEY)
+        if self.kept == VERSIONED:
+            return scd2_by_event(run_date, EVENT_KEY)
+        return "merge"
+
+    def columns(self) -> dict[str, Any]:
+        columns: dict[str, Any] = {name: {"data_type": "text", "nullable": True} for name in self.nullable_text}
+        return {**columns, **NOTHING_LISTED_COLUMN} if self.scoped_per_event else columns
+
+
+EVENT_KEY = "event_uuid"
+REPLACED, VERSIONED, UPSERTED = "replaced", "versioned", "upserted"
+
+CHILD_LISTS = (
+    ChildList("sessions", helpers.SESSIONS_PATH, "sessions", (EVENT_KEY, "uuid"),
+              "Sessions of each event, nested parts as JSON; key (`event_uuid`, `uuid`). "
+              "Replaced per event on every read.",
+              REPLACED, max_table_nesting=0),
+    ChildList("tickets", helpers.TICKETS_PATH, "tickets", (EVENT_KEY, "uuid"),
+              "Ticket types of each event with their prices (`tickets__pricing_details`); key "
+              "(`event_uuid`, `uuid`). Replaced per event on every read.",
+              REPLACED, clean=helpers.clean_ticket),
+    ChildList("orders", helpers.ORDERS_PATH, "orders", ("uuid",),
+              "Orders of each event with their line items (`orders__line_items`); key `uuid`. "
+              "Refunds and cancellations update the order in place.",
+              UPSERTED, nullable_text=("refunded_on__utc", "refunded_on__local")),
+    ChildList("attendees", helpers.ATTENDEES_PATH, "attendees", (EVENT_KEY, "uuid"),
+              "Ticket holders of each event; key (`event_uuid`, `uuid`). One the vendor stopped "
+              "listing keeps its last version, `_dlt_valid_to` set to when it was first seen gone.",
+              VERSIONED, nullable_text=("checked_in_on__utc", "checked_in_on__local")),
+)
+
+
+def child_list(client: VendorClient, spec: ChildList, run_date: dt.date, rows: int) -> DltResource:
+    """Reads `spec` for every event of each page of events, several events in flight at once."""
+
+    def read_event(event: EventRow) -> list[dict[str, Any]]:
+        event_uuid = str(event["uuid"])
+        path = spec.path.format(uuid=event_uuid)
+        listed = [{**spec.clean(item), EVENT_KEY: event_uuid}
+                  for page in paginate(client, path, spec.items_key, rows=rows) for item in page]
+        if not listed and spec.scoped_per_event:
+            return [nothing_listed(EVENT_KEY, event_uuid, spec.primary_key)]
+        return listed
+
+    def per_event(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
+        for rows_of_event in client.map_in_flight(read_event, event_page):
+            if rows_of_event:
+                yield rows_of_event
+
+    per_event.__doc__ = spec.description
+    return dlt.transformer(
+        per_event,
+        name=spec.name,
+        primary_key=spec.primary_key,
+        merge_key=EVENT_KEY if spec.scoped_per_event else None,
+        write_disposition=spec.write_disposition(run_date),
+        max_table_nesting=spec.max_table_nesting,
+        columns=spec.columns(),
+    )
+
+
+VENDOR = Vendor(
+    name=NAME,
+    title=TITLE,
+    source=eventbookings_source,
+    sandbox=EventBookingsSandbox,
+    required_settings=("base_url", "client_id", "client_secret"),
+)

@@ -1,0 +1,135 @@
+"""EventBookings HTTP details: paths, ``position``/``rows`` pagination, payload quirks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from pipelines.http import VendorClient
+
+DEFAULT_TOKEN_URL = "https://identity.eventbookings.com/connect/token"
+
+EVENTS_PATH = "/events"
+SESSIONS_PATH = "/events/{uuid}/sessions"
+TICKETS_PATH = "/events/{uuid}/tickets"
+ATTENDEES_PATH = "/events/{uuid}/attendees"
+ORDERS_PATH = "/events/{uuid}/orders"
+
+# The documented bounds of `rows`; the largest page means the fewest requests.
+MIN_ROWS = 20
+MAX_ROWS = 100
+# Oldest first: records added while a list is paged land on later pages.
+ORDER_BY = "created_ascending"
+DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+
+Row = dict[str, Any]
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """(origin, path) of an absolute URL: the token endpoint lives on its own host."""
+    parsed = httpx.URL(url)
+    if not parsed.scheme or not parsed.host:
+        raise ValueError(f"token_url must be an absolute URL, got {url!r}")
+    origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
+    return origin, parsed.path
+
+
+def page_rows(requested: int) -> int:
+    """The page size to ask for, kept within the documented 20–100."""
+    return max(MIN_ROWS, min(MAX_ROWS, int(requested)))
+
+
+def paginate(
+    client: VendorClient,
+    path: str,
+    items_key: str,
+    params: Mapping[str, Any] | None = None,
+    rows: int = MAX_ROWS,
+) -> Iterator[list[Row]]:
+    """Yields the pages of one list, following `position` and `rows`.
+
+    Stops on an empty page, on a page shorter than the rows asked for, or once
+    `pagination.records` rows have been read. Every record must carry a `uuid`.
+    """
+    position = 0
+    while True:
+        query = {**(params or {}), "position": position, "rows": rows, "order_by": ORDER_BY}
+        payload = client.get_json(path, query)
+        if not isinstance(payload, Mapping):
+            raise client.response_error(path, f"expected a JSON object, got {type(payload).__name__}")
+        items = payload.get(items_key)
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise client.response_error(
+                path, f"field '{items_key}' is {type(items).__name__} at position {position}, expected a list")
+        if items_key == "sessions":
+            items = flatten_session_groups(client, path, items, position)
+        if not items:
+            return
+        for item in items:
+            if not isinstance(item, Mapping) or not item.get("uuid"):
+                raise client.response_error(
+                    path, f"a record in '{items_key}' at position {position} has no 'uuid'")
+        yield items
+        position += len(items)
+        records = to_int((payload.get("pagination") or {}).get("records"))
+        if len(items) < rows or (records is not None and position >= records):
+            return
+
+
+def flatten_session_groups(client: VendorClient, path: str, groups: list[Any], position: int) -> list[Row]:
+    """Sessions come grouped by type (`[{"type", "session_lists": [...]}]`); each keeps its type."""
+    sessions = []
+    for group in groups:
+        if not isinstance(group, Mapping) or not isinstance(group.get("session_lists", []), list):
+            raise client.response_error(
+                path, f"a session group at position {position} has no 'session_lists' list")
+        for session in group.get("session_lists") or []:
+            if isinstance(session, Mapping):
+                sessions.append({"type": group.get("type"), **session})
+    return sessions
+
+
+def clean_ticket(ticket: Row) -> Row:
+    """Donation tickets carry one `pricing_details` object instead of a list of them."""
+    ticket = dict(ticket)
+    pricing = ticket.get("pricing_details")
+    if isinstance(pricing, Mapping):
+        ticket["pricing_details"] = [dict(pricing)]
+    elif pricing is None:
+        ticket["pricing_details"] = []
+    return ticket
+
+
+def to_int(value: Any) -> int | None:
+    """The pagination block sends numbers as strings, sometimes empty ones."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """A naive UTC `updated_on`/`utc` value, or None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    for fmt in DATETIME_FORMATS:
+        try:
+            return dt.datetime.strptime(value.strip(), fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def event_end(event: Mapping[str, Any]) -> dt.datetime | None:
+    """The UTC end of an event: the last of its `attending_on` date pairs."""
+    pairs = event.get("attending_on")
+    if not isinstance(pairs, list) or not pairs or not isinstance(pairs[-1], Mapping):
+        return None
+    return parse_datetime(pairs[-1].get("utc"))
