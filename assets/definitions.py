@@ -53,7 +53,8 @@ def build_definitions(
             return any(instance.get_latest_materialization_event(key) is not None
                        for key in every_key if key.path[0] == vendor.dataset)
 
-        selection = daily_selection(every_key, vendors, was_loaded)
+        skipped = [vendor for vendor in vendors if vendor.missing_settings()]
+        selection = daily_selection(every_key, skipped, was_loaded)
         if not any(key.path[0].startswith(RAW_PREFIX) for key in selection):
             return dg.SkipReason("no vendor is configured (see README: Configure a vendor)")
         return dg.RunRequest(run_key=as_of, tags={AS_OF_TAG: as_of}, asset_selection=selection)
@@ -68,13 +69,11 @@ def build_definitions(
 
 
 def daily_selection(
-    keys: Iterable[dg.AssetKey], vendors: Sequence[Vendor], was_loaded: Callable[[Vendor], bool]
+    keys: Iterable[dg.AssetKey], skipped: Sequence[Vendor], was_loaded: Callable[[Vendor], bool]
 ) -> list[dg.AssetKey]:
-    """What a daily run can build: everything but the raw tables of vendors not configured,
-    and their staging models too when they were never loaded (those views would have no table).
-    A registered vendor left out of `vendors` counts as not configured."""
-    left_out = [vendor for vendor in VENDORS if vendor not in vendors]
-    skipped = left_out + [vendor for vendor in vendors if vendor.missing_settings()]
+    """What a daily run can build: everything but the raw tables of the vendors skipped
+    (not configured), and their staging models too when they were never loaded (those
+    views would have no table)."""
 
     def unbuildable(key: dg.AssetKey) -> bool:
         for vendor in skipped:

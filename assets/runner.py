@@ -80,7 +80,7 @@ def run_daily_load(
     loaded = loaded_datasets(warehouse)
     graph = defs.resolve_asset_graph()
     buildable = [key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
-    selection = daily_selection(buildable, vendors, lambda v: v.dataset in loaded)
+    selection = daily_selection(buildable, skipped_vendors, lambda v: v.dataset in loaded)
     tags = {AS_OF_TAG: as_of} if as_of else {}
     result = job.execute_in_process(
         instance=instance or run_instance(warehouse),

@@ -55,7 +55,6 @@ class ClientCredentials(httpx.Auth):
         self._lock = threading.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
-        self.tokens_fetched = 0
         self.redactors: list[Redactor] = [token_client.redactor]
         token_client.redactor.add(client_secret)
 
@@ -98,7 +97,6 @@ class ClientCredentials(httpx.Auth):
         lifetime = max(0.0, expires_in)
         margin = min(RENEW_MARGIN_SECONDS, lifetime * RENEW_MARGIN_SHARE)
         self._token, self._renew_at = token, self._clock() + lifetime - margin
-        self.tokens_fetched += 1
 
     def _parse(self, response: httpx.Response) -> tuple[str, float]:
         client, path = self._token_client, self._token_path
@@ -109,7 +107,6 @@ class ClientCredentials(httpx.Auth):
         token = payload.get("access_token") if isinstance(payload, dict) else None
         if not isinstance(token, str) or not token:
             raise client.response_error(path, "token response has no 'access_token'", method="POST")
-        client.redactor.add(token)
         try:
             expires_in = float(payload.get("expires_in", DEFAULT_EXPIRES_IN))
         except (TypeError, ValueError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +11,9 @@ import dlt
 
 if TYPE_CHECKING:
     from dlt.extract.source import DltSource
+    from dlt.sources import DltResource
 
+    from pipelines.http import VendorClient
     from pipelines.sandbox import SandboxApp
 
 # Child lists are re-read for events that end no more than this many days ago.
@@ -53,6 +55,33 @@ class Vendor:
         """A source with placeholder settings: enough to describe its tables, never run."""
         placeholders = {setting: "configured-at-run-time" for setting in self.required_settings}
         return self.source(**placeholders)
+
+
+def per_event_transformer(
+    client: VendorClient,
+    read_event: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    description: str,
+    **hints: Any,
+) -> DltResource:
+    """A transformer that reads one list per event of each page of events, several in flight."""
+
+    def per_event(event_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        for rows in client.map_in_flight(read_event, event_page):
+            if rows:
+                yield rows
+
+    per_event.__doc__ = description
+    return dlt.transformer(per_event, **hints)
+
+
+def to_int(value: Any) -> int | None:
+    """Vendors send numbers as strings, sometimes empty ones."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def resolve_as_of(as_of: str | dt.date | None) -> dt.date:

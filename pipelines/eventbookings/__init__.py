@@ -31,6 +31,7 @@ from pipelines.vendor import (
     NOTHING_LISTED_COLUMN,
     Vendor,
     nothing_listed,
+    per_event_transformer,
     replaced_per_event,
     resolve_as_of,
     scd2_by_event,
@@ -184,14 +185,10 @@ def child_list(client: VendorClient, spec: ChildList, run_date: dt.date, rows: i
             return [nothing_listed(EVENT_KEY, event_uuid, spec.primary_key)]
         return listed
 
-    def per_event(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        for rows_of_event in client.map_in_flight(read_event, event_page):
-            if rows_of_event:
-                yield rows_of_event
-
-    per_event.__doc__ = spec.description
-    return dlt.transformer(
-        per_event,
+    return per_event_transformer(
+        client,
+        read_event,
+        spec.description,
         name=spec.name,
         primary_key=spec.primary_key,
         merge_key=EVENT_KEY if spec.scoped_per_event else None,

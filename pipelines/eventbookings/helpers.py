@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from pipelines.http import VendorClient
+from pipelines.vendor import to_int
 
 DEFAULT_TOKEN_URL = "https://identity.eventbookings.com/connect/token"
 
@@ -103,16 +104,6 @@ def clean_ticket(ticket: Row) -> Row:
     elif pricing is None:
         ticket["pricing_details"] = []
     return ticket
-
-
-def to_int(value: Any) -> int | None:
-    """The pagination block sends numbers as strings, sometimes empty ones."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def parse_datetime(value: Any) -> dt.datetime | None:

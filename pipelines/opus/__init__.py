@@ -28,6 +28,7 @@ from pipelines.vendor import (
     NOTHING_LISTED_COLUMN,
     Vendor,
     nothing_listed,
+    per_event_transformer,
     resolve_as_of,
     scd2_by_event,
 )
@@ -180,14 +181,10 @@ def child_list(client: VendorClient, spec: ChildList, run_date: dt.date) -> DltR
             rows.append(nothing_listed("event_id", event["id"], spec.primary_key))
         return rows
 
-    def per_event(event_page: list[EventRow]) -> Iterator[list[dict[str, Any]]]:
-        for rows in client.map_in_flight(read_event, event_page):
-            if rows:
-                yield rows
-
-    per_event.__doc__ = spec.description
-    return dlt.transformer(
-        per_event,
+    return per_event_transformer(
+        client,
+        read_event,
+        spec.description,
         name=spec.name,
         primary_key=spec.primary_key,
         merge_key="event_id" if spec.versioned else None,

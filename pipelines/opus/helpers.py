@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pipelines.http import VendorClient
+from pipelines.vendor import to_int
 
 EVENTS_PATH = "/rest/api/v1/events"
 # The doc puts speakers under a different prefix than every other endpoint.
@@ -89,16 +90,6 @@ def total_records(envelope: Mapping[str, Any]) -> int | None:
         if key in envelope:
             return to_int(envelope[key])
     return None
-
-
-def to_int(value: Any) -> int | None:
-    """OPUS sends numbers as strings, sometimes empty ones."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def keyed_object_to_list(value: Any, key_name: str) -> list[dict[str, Any]]:
