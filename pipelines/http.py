@@ -4,6 +4,7 @@ every error message and log line."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -67,6 +68,11 @@ class VendorError(RuntimeError):
 
     def __reduce__(self):  # keep pickling working despite the custom signature
         return type(self), (self.vendor, self.endpoint, self.detail)
+
+    def for_request(self, request: str) -> VendorError:
+        """The same error naming a more precise request (e.g. with its query, secrets left out)."""
+        cls, args = self.__reduce__()
+        return cls(args[0], request, *args[2:])
 
 
 class VendorHTTPError(VendorError):
@@ -198,11 +204,14 @@ class VendorClient:
                  auth: httpx.Auth | None = None, timeout: httpx.Timeout = DEFAULT_TIMEOUT,
                  max_in_flight: int = 8, retry: RetryPolicy = RetryPolicy(),
                  transport: httpx.BaseTransport | None = None,
+                 describe_error: Callable[[str], str | None] | None = None,
                  sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.vendor, self.title, self.retry, self.max_in_flight = vendor, title, retry, max_in_flight
         self.redactor = Redactor(secrets)
+        # Turns a vendor's error body (e.g. an XML error document) into a readable detail.
+        self._describe_error = describe_error
         self._register(params)
         self._register(headers)
         install_log_redaction(self.redactor)
@@ -228,11 +237,16 @@ class VendorClient:
         text = " ".join(self.redactor.redact(text).split())
         return (text[:SNIPPET_CHARS] + "…" if len(text) > SNIPPET_CHARS else text) or "(empty body)"
 
-    def _send(self, endpoint: str, method: str, path: str, **kwargs: Any) -> httpx.Response | str:
+    def _error_body(self, text: str) -> str:
+        described = self._describe_error(text) if self._describe_error else None
+        return self._snippet(described) if described else self._snippet(text)
+
+    def _send(self, endpoint: str, method: str, path: str, *, stream: bool = False,
+              **kwargs: Any) -> httpx.Response | str:
         """The response, or a description of a retryable transport failure."""
         try:
             with self._slots:
-                return self._http.request(method, path, **kwargs)
+                return self._http.send(self._http.build_request(method, path, **kwargs), stream=stream)
         except RETRYABLE_ERRORS as exc:
             return self.redactor.redact(f"{type(exc).__name__}: {exc}")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -245,7 +259,7 @@ class VendorClient:
         if isinstance(outcome, str):
             return outcome, None, None
         status, policy = outcome.status_code, self.retry
-        reason = f"HTTP {status} {outcome.reason_phrase}: {self._snippet(outcome.text)}"
+        reason = f"HTTP {status} {outcome.reason_phrase}: {self._error_body(outcome.text)}"
         if status in AUTH_STATUSES:
             detail = f"credential rejected ({reason})"
             raise self._fail(VendorAuthError, endpoint, detail, status=status) from None
@@ -260,9 +274,40 @@ class VendorClient:
 
     def request(self, method: str, path: str, *, params: Mapping | None = None, json: Any = None,
                 data: Any = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
+        return self._with_retries(self._attempt, method, path,
+                                  params=params, json=json, data=data, headers=headers)
+
+    @contextlib.contextmanager
+    def stream(self, path: str, params: Mapping | None = None, method: str = "GET") -> Iterator[httpx.Response]:
+        """A response whose body is read as it arrives (see `body_chunks`).
+
+        Only reaching the headers is retried: once part of the body has been
+        handed on, a failure is final.
+        """
+        response = self._with_retries(self._attempt_stream, method, path, params=params)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def body_chunks(self, response: httpx.Response, path: str, method: str = "GET") -> Iterator[bytes]:
+        """The body of a streamed response, a transport failure midway named like any other."""
+        received = 0
+        try:
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                yield chunk
+        except httpx.HTTPError as exc:
+            detail = f"the response broke off after {received} bytes ({type(exc).__name__}: {exc})"
+        else:
+            return
+        raise self._fail(VendorHTTPError, _endpoint(method, path), detail) from None
+
+    def _with_retries(self, attempt: Callable[..., httpx.Response], method: str, path: str,
+                      **kwargs: Any) -> httpx.Response:
         endpoint = _endpoint(method, path)
-        self._register(params)
-        self._register(headers)
+        self._register(kwargs.get("params"))
+        self._register(kwargs.get("headers"))
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retry.attempts),
             wait=self._wait,
@@ -272,8 +317,7 @@ class VendorClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, endpoint, method, path,
-                            params=params, json=json, data=data, headers=headers)
+            return retrying(attempt, endpoint, method, path, **kwargs)
         except _RetryableFailure as failure:
             last = failure
         detail = f"gave up after {self.retry.attempts} attempts: {last.reason}"
@@ -284,6 +328,21 @@ class VendorClient:
         outcome = self._send(endpoint, method, path, **kwargs)
         if isinstance(outcome, httpx.Response) and outcome.is_success:
             return outcome
+        reason, status, wait = self._assess(endpoint, outcome)
+        raise _RetryableFailure(endpoint, reason, status, wait)
+
+    def _attempt_stream(self, endpoint: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        outcome = self._send(endpoint, method, path, stream=True, **kwargs)
+        if isinstance(outcome, httpx.Response):
+            if outcome.is_success:
+                return outcome
+            response = outcome
+            try:
+                response.read()  # error bodies are small, and say what went wrong
+            except httpx.HTTPError as exc:
+                outcome = self.redactor.redact(f"{type(exc).__name__}: {exc}")
+            finally:
+                response.close()
         reason, status, wait = self._assess(endpoint, outcome)
         raise _RetryableFailure(endpoint, reason, status, wait)
 

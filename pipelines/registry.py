@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pipelines import eventbookings, opus
+from pipelines import brp, eventbookings, opus
 from pipelines.vendor import Vendor
 
 VENDORS: tuple[Vendor, ...] = (
     opus.VENDOR,
     eventbookings.VENDOR,
+    brp.VENDOR,
 )
 

@@ -25,7 +25,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -51,10 +51,18 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 class SandboxResponse:
     """One HTTP response produced by a sandbox app.
 
-    ``body`` is bytes (sent as is), text, or any JSON-able value. A ``str``
-    body is sent as text unless the content type is JSON, in which case it is
-    a JSON string value (some vendors answer a bare JSON string). The body is
-    encoded only when the server writes it, outside the app's lock.
+    ``body`` is bytes (sent as is), text, any JSON-able value, or a stream: an
+    iterator (or another iterable that is neither a string, bytes, list, tuple
+    nor mapping) of ``bytes`` chunks. A ``str`` body is sent as text unless
+    the content type is JSON, in which case it is a JSON string value (some
+    vendors answer a bare JSON string). The body is encoded only when the
+    server writes it, outside the app's lock.
+
+    A stream is sent with ``Transfer-Encoding: chunked`` as the chunks come,
+    so it is never held whole in memory; its chunks are produced outside the
+    app's lock, so a generator that reads app state takes ``app.lock`` itself.
+    If the stream raises part way, the server closes the connection without
+    the final chunk, and the client sees a truncated body.
     """
 
     __slots__ = ("status", "body", "content_type", "headers")
@@ -69,7 +77,7 @@ class SandboxResponse:
         self.status = status
         self.body = body
         self.content_type = content_type or (
-            TEXT_CONTENT_TYPE if isinstance(body, (bytes, str)) else JSON_CONTENT_TYPE
+            TEXT_CONTENT_TYPE if isinstance(body, (bytes, str)) or _is_stream(body) else JSON_CONTENT_TYPE
         )
         self.headers = dict(headers or {})
 
@@ -86,6 +94,11 @@ class SandboxResponse:
         return cls(status, text, XML_CONTENT_TYPE)
 
     @classmethod
+    def xml_stream(cls, chunks: Iterable[bytes], status: int = 200) -> SandboxResponse:
+        """An XML body sent chunk by chunk as ``chunks`` yields it."""
+        return cls(status, iter(chunks), XML_CONTENT_TYPE)
+
+    @classmethod
     def error(cls, status: int, message: str, **extra: Any) -> SandboxResponse:
         return cls.json({"error": message, **extra}, status=status)
 
@@ -93,16 +106,36 @@ class SandboxResponse:
     def is_json(self) -> bool:
         return self.content_type.split(";")[0].strip() == JSON_CONTENT_TYPE
 
+    @property
+    def is_stream(self) -> bool:
+        """Whether the body is a stream of chunks (sent chunked)."""
+        return _is_stream(self.body)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body as chunks: the stream itself, or the encoded body as one chunk."""
+        if self.is_stream:
+            return iter(self.body)
+        return iter((self.encoded(),))
+
     def encoded(self) -> bytes:
+        """The whole body as bytes; a stream is read to its end (and so used up)."""
         body = self.body
         if isinstance(body, bytes):
             return body
+        if _is_stream(body):
+            return b"".join(body)
         if isinstance(body, str) and not self.is_json:
             return body.encode("utf-8")
         return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
     def __repr__(self) -> str:
         return f"SandboxResponse(status={self.status}, content_type={self.content_type!r})"
+
+
+def _is_stream(body: Any) -> bool:
+    if isinstance(body, Iterator):
+        return True
+    return isinstance(body, Iterable) and not isinstance(body, (bytes, bytearray, str, list, tuple, Mapping))
 
 
 def synchronized(method: _F) -> _F:
@@ -321,13 +354,23 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         try:
             response = self.server.owner.respond(self.command, self.path, self.headers, body)
-            payload = response.encoded()
+            payload = None if response.is_stream else response.encoded()
         except Exception as exc:  # a handler bug must still answer, never drop the connection
-            response = SandboxResponse.error(500, "internal sandbox error", type=type(exc).__name__)
+            response = self._internal_error(exc)
             payload = response.encoded()
-        self._send(response, payload)
+        if payload is None:
+            self._send_stream(response)
+        else:
+            self._send(response, payload)
+
+    @staticmethod
+    def _internal_error(exc: Exception) -> SandboxResponse:
+        return SandboxResponse.error(500, "internal sandbox error", type=type(exc).__name__)
 
     def _send(self, response: SandboxResponse, payload: bytes | None = None) -> None:
+        if payload is None and response.is_stream:
+            self._send_stream(response)
+            return
         if payload is None:
             payload = response.encoded()
         self.send_response(response.status)
@@ -338,9 +381,65 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def _send_stream(self, response: SandboxResponse) -> None:
+        """Send a streamed body as HTTP/1.1 chunks, framed here as they come.
+
+        The first chunk is produced before the status line, so a stream that
+        fails at once still answers 500. One that fails later closes the
+        connection without the final chunk: the client sees a truncated body.
+        An HTTP/1.0 client gets the chunks unframed, ended by closing.
+        """
+        chunks = response.chunks()
+        try:
+            first = next(chunks, b"")
+        except Exception as exc:
+            _close(chunks)
+            self._send(self._internal_error(exc))
+            return
+        chunked = self.request_version == "HTTP/1.1"
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding"):
+                self.send_header(name, value)
+        self.end_headers()
+        write = self.wfile.write
+        chunk: bytes | None = first
+        try:
+            while chunk is not None:
+                if chunk:
+                    write(b"%X\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    chunk = None
+                except Exception:
+                    # The status line is out: the only way left to signal the
+                    # failure is to end the connection before the last chunk.
+                    self.close_connection = True
+                    return
+            if chunked:
+                write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
+            raise
+        finally:
+            _close(chunks)
+
     def log_message(self, format: str, *args: Any) -> None:
         # Request lines carry API keys in their query strings: log nothing.
         pass
+
+
+def _close(chunks: Iterator[bytes]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
 
 
 # --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pipelines.brp.sandbox import BrpSandbox
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.opus.sandbox import OpusSandbox
 from pipelines.sandbox import SandboxServer
@@ -55,6 +56,19 @@ def eventbookings_configured(
     for name, value in eventbookings_server.app.settings(eventbookings_server.base_url).items():
         monkeypatch.setenv(name, value)
     return eventbookings_server
+
+
+@pytest.fixture
+def brp_server() -> Iterator[SandboxServer]:
+    with SandboxServer(BrpSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as server:
+        yield server
+
+
+@pytest.fixture
+def brp_configured(brp_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    for name, value in brp_server.app.settings(brp_server.base_url).items():
+        monkeypatch.setenv(name, value)
+    return brp_server
 
 
 @pytest.fixture

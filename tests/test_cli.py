@@ -94,6 +94,10 @@ def test_sandbox_prints_settings_then_serves(tmp_path: Path):
             params={"api_key": settings["SOURCES__OPUS__API_KEY"]},
         )
         assert response.status_code == 200 and response.json()[0]["events"]
+        assert {"SOURCES__BRP__BASE_URL", "SOURCES__BRP__API_KEY", "SOURCES__BRP__START_DATE"} <= set(settings)
+        brp = httpx.get(f"{settings['SOURCES__BRP__BASE_URL']}/events.xml",
+                        params={"apikey": settings["SOURCES__BRP__API_KEY"]})
+        assert brp.status_code == 200 and b"<event>" in brp.content
         advanced = httpx.post(f"{settings['SOURCES__OPUS__BASE_URL']}/_sandbox/advance?days=1")
         assert advanced.status_code == 200
     finally:
@@ -114,8 +118,9 @@ def test_demo_loads_day_zero_and_simulated_days(tmp_path, capsys, monkeypatch):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         loads = con.execute("select count(*) from raw_opus._dlt_loads").fetchone()[0]
         eventbookings_loads = con.execute("select count(*) from raw_eventbookings._dlt_loads").fetchone()[0]
+        brp_loads = con.execute("select count(*) from raw_brp._dlt_loads").fetchone()[0]
         people = con.execute("select count(*) from marts.dim_people").fetchone()[0]
-    assert loads == eventbookings_loads == 2  # day 0 and one simulated day
+    assert loads == eventbookings_loads == brp_loads == 2  # day 0 and one simulated day
     assert people > 0
     # A demo never overwrites a warehouse it was pointed at.
     assert main(["demo", "--days", "0", "--warehouse", str(warehouse)]) == 2

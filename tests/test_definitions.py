@@ -81,11 +81,11 @@ def test_schedule_skips_when_no_vendor_is_configured(warehouse, instance):
 @pytest.mark.e2e
 @pytest.mark.parametrize("module", ["assets.definitions", "tests.two_writers"])
 def test_the_default_executor_materialises_everything(
-    module, opus_configured, eventbookings_configured, warehouse, tmp_path
+    module, opus_configured, eventbookings_configured, brp_configured, warehouse, tmp_path
 ):
     """`dagster job execute` uses the code location's multiprocess executor, as a deployment does.
 
-    With two vendor loads in one run, both would write the warehouse at once
+    With several vendor loads in one run, they would write the warehouse at once
     unless writers are limited to one at a time.
     """
     home = tmp_path / "dagster_home"
@@ -104,6 +104,6 @@ def test_the_default_executor_materialises_everything(
         assert con.execute("select count(*) from marts.fct_registrations").fetchone()[0] > 0
         schemas = {s for (s,) in con.execute("select schema_name from information_schema.schemata").fetchall()}
     if module == "assets.definitions":
-        assert {"raw_opus", "raw_eventbookings"} <= schemas
+        assert {"raw_opus", "raw_eventbookings", "raw_brp"} <= schemas
     if module == "tests.two_writers":
         assert {"raw_opus", "raw_opus_second"} <= schemas

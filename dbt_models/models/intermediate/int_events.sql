@@ -7,5 +7,7 @@
     'timezone': 'varchar',
     'currency': 'varchar',
     'capacity': 'bigint',
+    'filled': 'bigint',
+    'business_unit': 'varchar',
     'status': 'varchar',
 }) }}

@@ -8,6 +8,8 @@ select
     timezone,
     currency,
     capacity,
+    filled,
+    business_unit,
     -- Vendors without an event status get one from the calendar.
     coalesce(
         status,

@@ -68,8 +68,14 @@ select
     events.ends_at,
     events.timezone,
     events.status,
+    events.business_unit,
     events.capacity,
     coalesce(registrations.registrations, 0) as registrations,
+    coalesce(events.filled, registrations.registrations, 0) as places_filled,
+    case
+        when events.capacity > 0
+            then cast(coalesce(events.filled, registrations.registrations, 0) as double) / events.capacity
+    end as fill_rate,
     coalesce(registrations.cancellations, 0) as cancellations,
     -- Attendance figures exist once an event has started.
     case when events.starts_at <= current_timestamp then coalesce(attendance.attendees, 0) end as attendees,

@@ -11,6 +11,9 @@ select
     {{ utc_timestamp("json_extract_string(attending_on, '$[#-1].utc')") }} as ends_at,
     -- A capacity of 0 means none was set.
     nullif({{ to_integer("json_extract_string(settings, '$.event_capacity')") }}, 0) as capacity,
+    -- Places taken are counted from the attendees in the marts; no business unit either.
+    cast(null as bigint) as filled,
+    cast(null as varchar) as business_unit,
     case
         when {{ to_boolean(name_value('extended_status', 'cancelled')) }} or status = 'cancelled' then 'cancelled'
     end as status,

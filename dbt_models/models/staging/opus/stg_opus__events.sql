@@ -12,7 +12,9 @@ select
     cast(null as varchar) as currency,
     {{ utc_timestamp('start_date') }} as starts_at,
     {{ utc_timestamp('end_date') }} as ends_at,
-    -- OPUS publishes neither a capacity nor an event status.
+    -- OPUS publishes neither a capacity, places taken, a business unit nor an event status.
     cast(null as bigint) as capacity,
+    cast(null as bigint) as filled,
+    cast(null as varchar) as business_unit,
     cast(null as varchar) as status
 from {{ source('raw_opus', 'events') }}

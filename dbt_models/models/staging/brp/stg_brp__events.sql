@@ -1,0 +1,32 @@
+-- BRP publishes Stockholm wall-clock times; the source converted them to UTC
+-- (daylight saving included), preferring a timepoint's Unix timestamp.
+select
+    'brp' as vendor,
+    cast(id as varchar) as vendor_event_id,
+    name,
+    nullif(code, '') as event_code,
+    nullif(description, '') as description,
+    {{ to_integer('productid') }} as product_id,
+    nullif(productdescription, '') as product_description,
+    {{ to_integer('businessunit__id') }} as business_unit_id,
+    nullif(businessunit__name, '') as business_unit,
+    {{ to_integer('orderid') }} as order_id,
+    'Europe/Stockholm' as timezone,
+    -- Bookings are not sold through this API: no currency.
+    cast(null as varchar) as currency,
+    starts_at_utc as starts_at,
+    -- BRP gives no end time: an event runs to the end of its last day.
+    ends_at_utc as ends_at,
+    -- An event without a start time starts at midnight of its first day.
+    nullif(time, '') is not null as has_start_time,
+    {{ to_integer('numberofoccasions') }} as occasions,
+    {{ to_integer('bookableslots') }} as capacity,
+    {{ to_integer('filledslots') }} as filled,
+    -- BRP has no event status; dim_events derives one from the calendar.
+    cast(null as varchar) as status,
+    bookableearliest_utc as booking_opens_at,
+    bookablelatest_utc as booking_closes_at,
+    publishstart_utc as publish_starts_at,
+    publishend_utc as publish_ends_at,
+    lastupdate_utc as updated_at
+from {{ source('raw_brp', 'events') }}
