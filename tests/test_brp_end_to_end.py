@@ -59,6 +59,11 @@ def _assert_matches_api(warehouse: Path, api: Crawl) -> None:
     report = {row[0]: row[1:] for row in _query(warehouse, """
         select vendor_event_id, registrations, places_filled, fill_rate
         from marts.rpt_event_attendance where vendor = 'brp'""")}
+    # BRP records bookings, not who came: attendance figures are unknown, not zero.
+    [(attendance_known,)] = _query(warehouse, """
+        select count(*) from marts.rpt_event_attendance where vendor = 'brp'
+        and (attendees is not null or no_shows is not null or attendance_rate is not null)""")
+    assert attendance_known == 0
     for event_id, fields in api.events.items():
         capacity, filled = int(fields["bookableslots"]), int(fields["filledslots"])
         listed = sum(1 for event, _ in api.participants if event == event_id)
@@ -92,3 +97,32 @@ def test_brp_tables_are_in_the_one_lineage_graph(warehouse):
     assert events in graph.get(dg.AssetKey(["staging", "stg_brp__events"])).parent_keys
     assert participants in graph.get(dg.AssetKey(["staging", "stg_brp__registrations"])).parent_keys
     assert dg.AssetKey(["raw_brp", "event_feed"]) not in graph.get_all_asset_keys()
+
+
+def test_the_api_key_stays_out_of_everything_a_run_writes(brp_configured, warehouse, instance, tmp_path):
+    outcome = run_daily_load(warehouse, as_of=brp_configured.app.today.isoformat(), instance=instance)
+    assert outcome.ok, outcome.failures
+    roots = (tmp_path, Path(instance.root_directory))
+    written = [path for root in roots for path in root.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".duckdb" for path in written)
+    for path in written:
+        assert DEMO_API_KEY.encode() not in path.read_bytes(), path
+    event_log = "\n".join(repr(entry) for run in instance.get_runs() for entry in instance.all_logs(run.run_id))
+    assert DEMO_API_KEY not in event_log
+
+
+def test_an_error_document_fails_the_load_naming_brp_and_keeps_what_was_loaded(
+    brp_configured, warehouse, instance
+):
+    _load(warehouse, brp_configured, instance)
+    before = _query(warehouse, "select count(*) from marts.fct_registrations where vendor = 'brp'")
+    brp_configured.app.fail_next(403, "ApiKeyInvalid", "The api key is not valid")
+
+    outcome = run_daily_load(warehouse, as_of=brp_configured.app.today.isoformat(), instance=instance)
+
+    assert not outcome.ok
+    failure = " ".join(outcome.failures)
+    assert "BRP GET /events.xml?" in failure and "error code ApiKeyInvalid" in failure
+    event_log = "\n".join(repr(entry) for run in instance.get_runs() for entry in instance.all_logs(run.run_id))
+    assert "error code ApiKeyInvalid" in event_log and DEMO_API_KEY not in event_log + failure
+    assert _query(warehouse, "select count(*) from marts.fct_registrations where vendor = 'brp'") == before

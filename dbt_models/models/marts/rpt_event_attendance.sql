@@ -1,5 +1,11 @@
 -- One row per event: who registered, who came, for how long, and what they paid.
--- A figure a vendor cannot give (minutes at EventBookings, orders at OPUS) is NULL, never 0.
+-- A figure a vendor cannot give (minutes at EventBookings, orders at OPUS,
+-- attendance at BRP) is NULL, never 0.
+{%- set attendance_vendors = [] %}
+{%- for vendor, entities in var('turnout_vendors').items() if 'session_attendance' in entities %}
+    {%- do attendance_vendors.append("'" ~ vendor ~ "'") %}
+{%- endfor %}
+{%- set records_attendance = "events.vendor in (" ~ (attendance_vendors | join(", ") or "null") ~ ")" %}
 with registrations as (
     select
         event_key,
@@ -77,12 +83,18 @@ select
             then cast(coalesce(events.filled, registrations.registrations, 0) as double) / events.capacity
     end as fill_rate,
     coalesce(registrations.cancellations, 0) as cancellations,
-    -- Attendance figures exist once an event has started.
-    case when events.starts_at <= current_timestamp then coalesce(attendance.attendees, 0) end as attendees,
-    -- No-shows only exist once an event is over.
-    case when events.ends_at < current_timestamp then coalesce(no_shows.no_shows, 0) end as no_shows,
+    -- Attendance figures exist once an event has started, at vendors that record attendance.
     case
-        when events.ends_at < current_timestamp and registrations.registrations > 0
+        when {{ records_attendance }} and events.starts_at <= current_timestamp
+            then coalesce(attendance.attendees, 0)
+    end as attendees,
+    -- No-shows only exist once an event is over.
+    case
+        when {{ records_attendance }} and events.ends_at < current_timestamp
+            then coalesce(no_shows.no_shows, 0)
+    end as no_shows,
+    case
+        when {{ records_attendance }} and events.ends_at < current_timestamp and registrations.registrations > 0
             then cast(coalesce(attendance.attendees, 0) as double) / registrations.registrations
     end as attendance_rate,
     case
