@@ -189,12 +189,22 @@ class SandboxApp(abc.ABC):
     ) -> SandboxResponse:
         """Answer one request to the vendor's API."""
 
-    @abc.abstractmethod
     def advance(self, days: int = 1) -> dict[str, Any]:
         """Move the clock forward day by day, applying each day's changes.
 
-        Returns a summary of what changed (counts, JSON-able).
+        Returns what changed, each day's counts summed (JSON-able).
         """
+        with self.lock:
+            summary: dict[str, int] = {}
+            for _ in range(days):
+                self._tick(1)
+                for key, value in self._advance_one_day().items():
+                    summary[key] = summary.get(key, 0) + value
+            return summary
+
+    @abc.abstractmethod
+    def _advance_one_day(self) -> dict[str, int]:
+        """Apply the changes of the day the clock has just reached; every count, even 0."""
 
     @abc.abstractmethod
     def settings(self, base_url: str) -> dict[str, str]:

@@ -661,7 +661,7 @@ class _Scripted(SandboxApp):
                body: bytes) -> SandboxResponse:
         return self.respond()
 
-    def advance(self, days: int = 1) -> dict[str, Any]:
+    def _advance_one_day(self) -> dict[str, int]:
         return {}
 
     def settings(self, base_url: str) -> dict[str, str]:

@@ -731,8 +731,7 @@ class _BrokenApp(SandboxApp):
             raise RuntimeError("handler bug")
         return SandboxResponse.json({"path": path, "query": query})
 
-    def advance(self, days: int = 1) -> dict[str, Any]:
-        self._tick(days)
+    def _advance_one_day(self) -> dict[str, int]:
         return {}
 
     def settings(self, base_url: str) -> dict[str, str]:

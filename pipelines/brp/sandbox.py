@@ -650,15 +650,6 @@ class BrpSandbox(SandboxApp):
 
     # ---- simulated time -------------------------------------------------
 
-    @synchronized
-    def advance(self, days: int = 1) -> dict[str, Any]:
-        summary = dict.fromkeys(("new_events", "modified_events", "new_bookings", "cancelled_bookings"), 0)
-        for _ in range(days):
-            self._tick(1)
-            for key, value in self._advance_one_day().items():
-                summary[key] += value
-        return summary
-
     def _advance_one_day(self) -> dict[str, int]:
         rng = random.Random(f"brp:{self.seed}:{self.scale}:{self.event_count}:day:{self.today.isoformat()}")
         now = _epoch(self.now)

@@ -1055,18 +1055,6 @@ class EventBookingsSandbox(SandboxApp):
 
     # ---- simulated time -------------------------------------------------
 
-    @synchronized
-    def advance(self, days: int = 1) -> dict[str, Any]:
-        summary = dict.fromkeys(
-            ("new_events", "changed_events", "new_orders", "refunds", "partial_refunds", "cancelled_events",
-             "check_ins"), 0
-        )
-        for _ in range(days):
-            self._tick(1)
-            for key, value in self._advance_one_day().items():
-                summary[key] += value
-        return summary
-
     def _advance_one_day(self) -> dict[str, int]:
         rng = random.Random(f"eventbookings:{self.seed}:{self.scale}:day:{self.today.isoformat()}")
         now = _epoch(self.now)

@@ -872,17 +872,6 @@ class OpusSandbox(SandboxApp):
 
     # ---- simulated time -------------------------------------------------
 
-    @synchronized
-    def advance(self, days: int = 1) -> dict[str, Any]:
-        summary = dict.fromkeys(
-            ("new_events", "updated_events", "new_registrations", "cancelled_registrations", "new_attendance_rows"), 0
-        )
-        for _ in range(days):
-            self._tick(1)
-            for key, value in self._advance_one_day().items():
-                summary[key] += value
-        return summary
-
     def _advance_one_day(self) -> dict[str, int]:
         rng = random.Random(f"opus:{self.seed}:{self.scale}:day:{self.today.isoformat()}")
         day_start = _day_bounds(self.today)[0]
