@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from assets.definitions import DAILY_JOB, RAW_PREFIX, build_definitions, daily_selection
 from assets.settings import AS_OF_TAG, dagster_home
@@ -75,20 +76,24 @@ def run_daily_load(
         outcome.failures.append("no vendor is configured")
         return outcome
 
-    defs = build_definitions(warehouse, vendors=vendors)
-    job = defs.resolve_job_def(DAILY_JOB)
-    loaded = loaded_datasets(warehouse)
-    graph = defs.resolve_asset_graph()
-    buildable = [key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
-    selection = daily_selection(buildable, skipped_vendors, lambda v: v.dataset in loaded)
-    tags = {AS_OF_TAG: as_of} if as_of else {}
-    result = job.execute_in_process(
-        instance=instance or run_instance(warehouse),
-        tags=tags,
-        asset_selection=selection,
-        raise_on_error=False,
-        run_config=QUIET_CONSOLE,
-    )
+    instance = instance or run_instance(warehouse)
+    # Loading definitions reads the "current" state storage, which a process that has
+    # seen other instances come and go may still point at a disposed one: pin this one.
+    with set_defs_state_storage(instance.defs_state_storage):
+        defs = build_definitions(warehouse, vendors=vendors)
+        job = defs.resolve_job_def(DAILY_JOB)
+        loaded = loaded_datasets(warehouse)
+        graph = defs.resolve_asset_graph()
+        buildable = [key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
+        selection = daily_selection(buildable, skipped_vendors, lambda v: v.dataset in loaded)
+        tags = {AS_OF_TAG: as_of} if as_of else {}
+        result = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            asset_selection=selection,
+            raise_on_error=False,
+            run_config=QUIET_CONSOLE,
+        )
     for event in result.get_step_failure_events():
         outcome.failures.append(f"{event.step_key}: {_failure_message(event.step_failure_data)}")
     for evaluation in result.get_asset_check_evaluations():
