@@ -111,12 +111,6 @@ class SandboxResponse:
         """Whether the body is a stream of chunks (sent chunked)."""
         return _is_stream(self.body)
 
-    def chunks(self) -> Iterator[bytes]:
-        """The body as chunks: the stream itself, or the encoded body as one chunk."""
-        if self.is_stream:
-            return iter(self.body)
-        return iter((self.encoded(),))
-
     def encoded(self) -> bytes:
         """The whole body as bytes; a stream is read to its end (and so used up)."""
         body = self.body
@@ -368,10 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a handler bug must still answer, never drop the connection
             response = self._internal_error(exc)
             payload = response.encoded()
-        if payload is None:
-            self._send_stream(response)
-        else:
-            self._send(response, payload)
+        self._send(response, payload)
 
     @staticmethod
     def _internal_error(exc: Exception) -> SandboxResponse:
@@ -399,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
         connection without the final chunk: the client sees a truncated body.
         An HTTP/1.0 client gets the chunks unframed, ended by closing.
         """
-        chunks = response.chunks()
+        chunks = iter(response.body)
         try:
             first = next(chunks, b"")
         except Exception as exc:

@@ -135,3 +135,53 @@ def scd2_by_event(boundary: dt.date, event_key: str) -> dict[str, Any]:
     )
     return {"disposition": "merge", "strategy": "scd2", "boundary_timestamp": boundary_timestamp,
             **_scoped_to_events_read(event_key)}
+
+
+REPLACED, VERSIONED, UPSERTED = "replaced", "versioned", "upserted"
+
+
+@dataclass(frozen=True)
+class ChildList:
+    """A list a vendor serves per event, and how it lands in the warehouse."""
+
+    name: str
+    path: str
+    items_key: str
+    primary_key: tuple[str, ...]
+    description: str
+    # replaced: kept as listed now; versioned: scd2, what the vendor stops listing is
+    # retired, not lost; upserted: merged by key.
+    kept: str = UPSERTED
+    clean: Callable[[dict[str, Any]], dict[str, Any]] = dict
+    max_table_nesting: int | None = None  # None: the source's
+    # Parts that are null until something happens (a refund, a check-in): declared,
+    # so their columns exist before the first non-null value arrives.
+    nullable_text: tuple[str, ...] = ()
+    page_size: int | None = None  # None: the vendor's default
+
+    @property
+    def scoped_per_event(self) -> bool:
+        return self.kept in (REPLACED, VERSIONED)
+
+    def rows_of_event(self, listed: list[dict[str, Any]], event_key: str, event_id: str) -> list[dict[str, Any]]:
+        """What one event's list writes: its rows, or the marker when a scoped list is empty."""
+        if not listed and self.scoped_per_event:
+            return [nothing_listed(event_key, event_id, self.primary_key)]
+        return listed
+
+    def hints(self, run_date: dt.date, event_key: str) -> dict[str, Any]:
+        """dlt resource hints: key, write disposition (scoped per event where kept so) and columns."""
+        if self.kept == REPLACED:
+            disposition: Any = replaced_per_event(event_key)
+        elif self.kept == VERSIONED:
+            disposition = scd2_by_event(run_date, event_key)
+        else:
+            disposition = "merge"
+        columns: dict[str, Any] = {name: {"data_type": "text", "nullable": True} for name in self.nullable_text}
+        if self.scoped_per_event:
+            columns.update(NOTHING_LISTED_COLUMN)
+        hints = {"name": self.name, "primary_key": self.primary_key, "write_disposition": disposition,
+                 "columns": columns}
+        if self.max_table_nesting is not None:
+            hints["max_table_nesting"] = self.max_table_nesting
+        return hints

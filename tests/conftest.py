@@ -13,7 +13,7 @@ import pytest
 from pipelines.brp.sandbox import BrpSandbox
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.opus.sandbox import OpusSandbox
-from pipelines.sandbox import SandboxServer
+from pipelines.sandbox import SandboxApp, SandboxServer
 
 # A fixed start date keeps sandbox data identical from run to run.
 SANDBOX_START = dt.date(2026, 3, 2)
@@ -30,45 +30,46 @@ def _isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+def _serve(app: SandboxApp) -> Iterator[SandboxServer]:
+    with SandboxServer(app) as server:
+        yield server
+
+
+def _configure(server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    """Sets the environment a run needs to reach this sandbox."""
+    for name, value in server.app.settings(server.base_url).items():
+        monkeypatch.setenv(name, value)
+    return server
+
+
 @pytest.fixture
 def opus_server() -> Iterator[SandboxServer]:
-    with SandboxServer(OpusSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as server:
-        yield server
+    yield from _serve(OpusSandbox(seed=7, scale="small", start_date=SANDBOX_START))
 
 
 @pytest.fixture
 def opus_configured(opus_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    for name, value in opus_server.app.settings(opus_server.base_url).items():
-        monkeypatch.setenv(name, value)
-    return opus_server
+    return _configure(opus_server, monkeypatch)
 
 
 @pytest.fixture
 def eventbookings_server() -> Iterator[SandboxServer]:
-    with SandboxServer(EventBookingsSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as server:
-        yield server
+    yield from _serve(EventBookingsSandbox(seed=7, scale="small", start_date=SANDBOX_START))
 
 
 @pytest.fixture
-def eventbookings_configured(
-    eventbookings_server: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> SandboxServer:
-    for name, value in eventbookings_server.app.settings(eventbookings_server.base_url).items():
-        monkeypatch.setenv(name, value)
-    return eventbookings_server
+def eventbookings_configured(eventbookings_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    return _configure(eventbookings_server, monkeypatch)
 
 
 @pytest.fixture
 def brp_server() -> Iterator[SandboxServer]:
-    with SandboxServer(BrpSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as server:
-        yield server
+    yield from _serve(BrpSandbox(seed=7, scale="small", start_date=SANDBOX_START))
 
 
 @pytest.fixture
 def brp_configured(brp_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    for name, value in brp_server.app.settings(brp_server.base_url).items():
-        monkeypatch.setenv(name, value)
-    return brp_server
+    return _configure(brp_server, monkeypatch)
 
 
 @pytest.fixture

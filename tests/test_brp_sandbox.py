@@ -26,6 +26,7 @@ from pipelines.brp.sandbox import (
 from pipelines.sandbox import PersonPool, SandboxApp, SandboxResponse, SandboxServer
 from tests.brp_crawl import Crawl, crawl, stockholm_to_utc
 from tests.conftest import SANDBOX_START
+from tests.sandbox_client import SandboxClient
 
 SEED = 7
 STOCKHOLM = ZoneInfo(TIMEZONE)
@@ -47,13 +48,12 @@ SUMMARY_KEYS = {"new_events", "modified_events", "new_bookings", "cancelled_book
 # ---- fixtures and helpers ---------------------------------------------------------------
 
 
-class Api:
+class Api(SandboxClient):
     """A plain httpx client for one sandbox server."""
 
     def __init__(self, server: SandboxServer) -> None:
-        self.server = server
+        super().__init__(server)
         self.app: BrpSandbox = server.app  # type: ignore[assignment]
-        self.http = httpx.Client(base_url=server.base_url, timeout=60)
 
     def get(self, key: str | None = DEMO_API_KEY, path: str = EVENTS_PATH, **params: str) -> httpx.Response:
         if key is not None:
@@ -74,14 +74,6 @@ class Api:
 
     def everything(self) -> Crawl:
         return crawl(self.server.base_url, DEMO_API_KEY)
-
-    def advance(self, days: int = 1) -> dict[str, Any]:
-        response = self.http.post("/_sandbox/advance", params={"days": days})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def close(self) -> None:
-        self.http.close()
 
 
 def _app(**kwargs: Any) -> BrpSandbox:

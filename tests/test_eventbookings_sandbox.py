@@ -26,6 +26,7 @@ from pipelines.opus.sandbox import DEMO_API_KEY as OPUS_KEY
 from pipelines.opus.sandbox import OpusSandbox
 from pipelines.sandbox import SandboxServer
 from tests.conftest import SANDBOX_START
+from tests.sandbox_client import SandboxClient
 
 SEED = 7
 CREDENTIALS = {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET, "grant_type": "client_credentials"}
@@ -70,13 +71,12 @@ SUMMARY_KEYS = {"new_events", "changed_events", "new_orders", "refunds", "partia
 # ---- fixtures -------------------------------------------------------------------
 
 
-class Api:
+class Api(SandboxClient):
     """A plain httpx client for one sandbox: fetches a token and sends it."""
 
     def __init__(self, server: SandboxServer) -> None:
-        self.server = server
+        super().__init__(server, timeout=10)
         self.app: EventBookingsSandbox = server.app  # type: ignore[assignment]
-        self.http = httpx.Client(base_url=server.base_url, timeout=10)
         self.token = self.grant()
 
     def grant(self) -> str:
@@ -110,14 +110,6 @@ class Api:
 
     def post(self, path: str) -> httpx.Response:
         return self.http.post(API_PREFIX + path, headers={"Authorization": f"Bearer {self.token}"})
-
-    def advance(self, days: int = 1) -> dict[str, Any]:
-        response = self.http.post("/_sandbox/advance", params={"days": days})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def close(self) -> None:
-        self.http.close()
 
 
 def _app(**kwargs: Any) -> EventBookingsSandbox:

@@ -16,6 +16,7 @@ import pytest
 
 from pipelines.opus.sandbox import DEMO_API_KEY, SCALES, OpusSandbox
 from pipelines.sandbox import SandboxApp, SandboxResponse, SandboxServer, synchronized
+from tests.sandbox_client import SandboxClient
 
 START = dt.date(2026, 5, 1)
 KEY = DEMO_API_KEY
@@ -82,14 +83,13 @@ EVENT_BLOCK_KEYS = {"event_name", "event_api_key", "event_type", "event_category
 # ---- fixtures -------------------------------------------------------------
 
 
-class Api:
+class Api(SandboxClient):
     """A client for one sandbox server that adds the API key."""
 
     def __init__(self, server: SandboxServer, key: str = KEY) -> None:
-        self.server = server
+        super().__init__(server, timeout=10)
         self.app: OpusSandbox = server.app  # type: ignore[assignment]
         self.key = key
-        self.http = httpx.Client(base_url=server.base_url, timeout=10)
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params={"api_key": self.key, **params})
@@ -101,14 +101,6 @@ class Api:
 
     def send(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
         return self.http.request(method, path, json={"api_key": self.key, **body})
-
-    def advance(self, days: int = 1) -> dict[str, Any]:
-        response = self.http.post("/_sandbox/advance", params={"days": days})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def close(self) -> None:
-        self.http.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ PARTICIPANTS = "participants"
 ERRORS = "errors"
 # Nested elements are flattened into columns joined by this, as dlt names nested fields.
 SEPARATOR = "__"
+# Never fetch or expand anything a document points to.
+SAFE_PARSING = {"resolve_entities": False, "no_network": True, "load_dtd": False}
 
 # The vendor's local times, and the UTC columns derived from them.
 LOCAL_TIMES = {"lastupdate": "lastupdate_utc", "publishstart": "publishstart_utc",
@@ -129,7 +131,7 @@ def request_label(params: Mapping[str, Any]) -> str:
 def describe_error_document(text: str) -> str | None:
     """`<errors><error><code>…</code><message>…</message></error></errors>` as one line."""
     try:
-        root = etree.fromstring(text.encode("utf-8"), parser=_parser())
+        root = etree.fromstring(text.encode("utf-8"), parser=etree.XMLParser(**SAFE_PARSING))
     except (etree.XMLSyntaxError, ValueError):
         return None
     if root is None or root.tag != ERRORS:
@@ -145,10 +147,6 @@ def _errors_text(root: etree._Element) -> str:
         parts.append(f"error code {code}" + (f": {message}" if message else ""))
     return "; ".join(parts) or "an empty error document"
 
-
-def _parser(**options: Any) -> etree.XMLParser:
-    # Never fetch or expand anything a document points to.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, **options)
 
 
 def read_events(client: VendorClient, params: Mapping[str, Any], zone: ZoneInfo) -> Iterator[EventRead]:
@@ -167,8 +165,7 @@ def read_events(client: VendorClient, params: Mapping[str, Any], zone: ZoneInfo)
 
 
 def _parse(client: VendorClient, chunks: Iterator[bytes], zone: ZoneInfo) -> Iterator[EventRead]:
-    parser = etree.XMLPullParser(events=("end",), tag="event", resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=True)
+    parser = etree.XMLPullParser(events=("end",), tag="event", huge_tree=True, **SAFE_PARSING)
     read = 0
     try:
         for chunk in chunks:

@@ -12,8 +12,7 @@ the day it was first seen gone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import dlt
@@ -28,13 +27,13 @@ from pipelines.vendor import (
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_WINDOW_DAYS_AFTER_END,
-    NOTHING_LISTED_COLUMN,
+    REPLACED,
+    UPSERTED,
+    VERSIONED,
+    ChildList,
     Vendor,
-    nothing_listed,
     per_event_transformer,
-    replaced_per_event,
     resolve_as_of,
-    scd2_by_event,
 )
 
 NAME = "eventbookings"
@@ -44,7 +43,7 @@ CURSOR_STATE_KEY = "updated_on_cursor"
 EventRow = dict[str, Any]
 
 
-@dlt.source(name=NAME)
+@dlt.source(name=NAME, max_table_nesting=1)
 def eventbookings_source(
     base_url: str = dlt.config.value,
     client_id: str = dlt.secrets.value,
@@ -116,42 +115,7 @@ def _selected(
     return ends is None or ends >= window_start
 
 
-@dataclass(frozen=True)
-class ChildList:
-    """A list EventBookings serves per event, and how it lands in the warehouse."""
-
-    name: str
-    path: str
-    items_key: str
-    primary_key: tuple[str, ...]
-    description: str
-    # replaced: kept as listed now; versioned: scd2, what the vendor stops listing is
-    # retired, not lost; neither: upserted by key.
-    kept: str
-    clean: Callable[[dict[str, Any]], dict[str, Any]] = dict
-    max_table_nesting: int = 1
-    # Parts that are null until something happens (a refund, a check-in): declared,
-    # so their columns exist before the first non-null value arrives.
-    nullable_text: tuple[str, ...] = ()
-
-    @property
-    def scoped_per_event(self) -> bool:
-        return self.kept in (REPLACED, VERSIONED)
-
-    def write_disposition(self, run_date: dt.date) -> Any:
-        if self.kept == REPLACED:
-            return replaced_per_event(EVENT_KEY)
-        if self.kept == VERSIONED:
-            return scd2_by_event(run_date, EVENT_KEY)
-        return "merge"
-
-    def columns(self) -> dict[str, Any]:
-        columns: dict[str, Any] = {name: {"data_type": "text", "nullable": True} for name in self.nullable_text}
-        return {**columns, **NOTHING_LISTED_COLUMN} if self.scoped_per_event else columns
-
-
 EVENT_KEY = "event_uuid"
-REPLACED, VERSIONED, UPSERTED = "replaced", "versioned", "upserted"
 
 CHILD_LISTS = (
     ChildList("sessions", helpers.SESSIONS_PATH, "sessions", (EVENT_KEY, "uuid"),
@@ -181,21 +145,9 @@ def child_list(client: VendorClient, spec: ChildList, run_date: dt.date, rows: i
         path = spec.path.format(uuid=event_uuid)
         listed = [{**spec.clean(item), EVENT_KEY: event_uuid}
                   for page in paginate(client, path, spec.items_key, rows=rows) for item in page]
-        if not listed and spec.scoped_per_event:
-            return [nothing_listed(EVENT_KEY, event_uuid, spec.primary_key)]
-        return listed
+        return spec.rows_of_event(listed, EVENT_KEY, event_uuid)
 
-    return per_event_transformer(
-        client,
-        read_event,
-        spec.description,
-        name=spec.name,
-        primary_key=spec.primary_key,
-        merge_key=EVENT_KEY if spec.scoped_per_event else None,
-        write_disposition=spec.write_disposition(run_date),
-        max_table_nesting=spec.max_table_nesting,
-        columns=spec.columns(),
-    )
+    return per_event_transformer(client, read_event, spec.description, **spec.hints(run_date, EVENT_KEY))
 
 
 VENDOR = Vendor(

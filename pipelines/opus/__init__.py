@@ -10,8 +10,7 @@ vendor stops listing is kept, retired on the day it was first seen gone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import dlt
@@ -25,12 +24,11 @@ from pipelines.vendor import (
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_WINDOW_DAYS_AFTER_END,
-    NOTHING_LISTED_COLUMN,
+    VERSIONED,
+    ChildList,
     Vendor,
-    nothing_listed,
     per_event_transformer,
     resolve_as_of,
-    scd2_by_event,
 )
 
 NAME = "opus"
@@ -118,21 +116,6 @@ def _clean_event(event: EventRow) -> EventRow:
     return event
 
 
-@dataclass(frozen=True)
-class ChildList:
-    """A list OPUS serves per event, and how it lands in the warehouse."""
-
-    name: str
-    path: str
-    items_key: str
-    primary_key: tuple[str, ...]
-    description: str
-    # Versioned per event (scd2): what the vendor stops listing is retired, not lost.
-    versioned: bool = False
-    clean: Callable[[dict[str, Any]], dict[str, Any]] = dict
-    page_size: int = helpers.DEFAULT_PAGE_SIZE
-
-
 def _clean_session(session: dict[str, Any]) -> dict[str, Any]:
     session = dict(session)
     session["speaker_ids"] = helpers.keyed_object_to_list(session.get("speaker_ids"), "speaker_id")
@@ -151,14 +134,14 @@ CHILD_LISTS = (
     ChildList("registrants", helpers.REGISTRANTS_PATH, "registrants", ("event_id", "registration_id"),
               "Registrations of each event; key (`event_id`, `registration_id`). One the vendor "
               "stopped listing keeps its last version, `_dlt_valid_to` set to when it was first "
-              "seen gone.", versioned=True),
+              "seen gone.", kept=VERSIONED),
     ChildList("attendees", helpers.ATTENDEES_PATH, "attendees", ("event_id", "id"),
-              "Event-level attendance totals per person; key (`event_id`, `id`).", versioned=True),
+              "Event-level attendance totals per person; key (`event_id`, `id`).", kept=VERSIONED),
     ChildList("session_attendance", helpers.SESSION_ATTENDANCE_PATH, "attendees",
               ("event_id", "user_id", "product_identification"),
               "One row per person and session attended; key (`event_id`, `user_id`, "
               "`product_identification`): the API names a session only by its identification, "
-              "unique within an event.", versioned=True),
+              "unique within an event.", kept=VERSIONED),
     ChildList("session_itineraries", helpers.SESSION_ITINERARIES_PATH, "data", ("event_id", "id"),
               "Sessions with the people who put them on their itinerary; key (`event_id`, `id`)."),
     ChildList("session_on_demand", helpers.SESSION_ON_DEMAND_PATH, "data", ("event_id", "product_id"),
@@ -172,25 +155,15 @@ def child_list(client: VendorClient, spec: ChildList, run_date: dt.date) -> DltR
     def read_event(event: EventRow) -> list[dict[str, Any]]:
         rows = []
         params = {"event_id": event["id"]}
-        for page in paginate(client, spec.path, spec.items_key, params, spec.page_size):
+        page_size = spec.page_size or helpers.DEFAULT_PAGE_SIZE
+        for page in paginate(client, spec.path, spec.items_key, params, page_size):
             for item in page:
                 row = spec.clean(item)
                 row["event_id"] = event["id"]
                 rows.append(row)
-        if not rows and spec.versioned:
-            rows.append(nothing_listed("event_id", event["id"], spec.primary_key))
-        return rows
+        return spec.rows_of_event(rows, "event_id", event["id"])
 
-    return per_event_transformer(
-        client,
-        read_event,
-        spec.description,
-        name=spec.name,
-        primary_key=spec.primary_key,
-        merge_key="event_id" if spec.versioned else None,
-        write_disposition=scd2_by_event(run_date, "event_id") if spec.versioned else "merge",
-        columns=NOTHING_LISTED_COLUMN if spec.versioned else None,
-    )
+    return per_event_transformer(client, read_event, spec.description, **spec.hints(run_date, "event_id"))
 
 
 VENDOR = Vendor(
