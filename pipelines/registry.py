@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pipelines import brp, eventbookings, opus
+from pipelines import brp, eventbookings, icareus, opus
 from pipelines.vendor import Vendor
 
 VENDORS: tuple[Vendor, ...] = (
     opus.VENDOR,
     eventbookings.VENDOR,
     brp.VENDOR,
+    icareus.VENDOR,
 )
 

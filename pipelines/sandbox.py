@@ -47,6 +47,17 @@ XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+# The address of the connection whose request this thread is answering.
+_serving = threading.local()
+
+
+def request_peer() -> str | None:
+    """The caller's IP address while a sandbox answers its request (None outside a request).
+
+    Vendors that sign the caller's address into a token check it against this.
+    """
+    return getattr(_serving, "peer", None)
+
 
 class SandboxResponse:
     """One HTTP response produced by a sandbox app.
@@ -356,12 +367,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(response)
             return
         body = self.rfile.read(length)
+        _serving.peer = self.client_address[0]
         try:
             response = self.server.owner.respond(self.command, self.path, self.headers, body)
             payload = None if response.is_stream else response.encoded()
         except Exception as exc:  # a handler bug must still answer, never drop the connection
             response = self._internal_error(exc)
             payload = response.encoded()
+        finally:
+            _serving.peer = None
         self._send(response, payload)
 
     @staticmethod

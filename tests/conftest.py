@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.brp.sandbox import BrpSandbox
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
+from pipelines.icareus.sandbox import IcareusSandbox
 from pipelines.opus.sandbox import OpusSandbox
 from pipelines.sandbox import SandboxApp, SandboxServer
 
@@ -70,6 +71,16 @@ def brp_server() -> Iterator[SandboxServer]:
 @pytest.fixture
 def brp_configured(brp_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
     return _configure(brp_server, monkeypatch)
+
+
+@pytest.fixture
+def icareus_server() -> Iterator[SandboxServer]:
+    yield from _serve(IcareusSandbox(seed=7, scale="small", start_date=SANDBOX_START))
+
+
+@pytest.fixture
+def icareus_configured(icareus_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    return _configure(icareus_server, monkeypatch)
 
 
 @pytest.fixture

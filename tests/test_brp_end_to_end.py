@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import httpx
 import pytest
 
@@ -19,13 +18,9 @@ from assets.runner import run_daily_load
 from pipelines.brp.sandbox import DEMO_API_KEY
 from pipelines.sandbox import SandboxServer
 from tests.brp_crawl import Crawl, crawl
+from tests.readback import event_log, query
 
 pytestmark = pytest.mark.e2e
-
-
-def _query(warehouse: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def _load(warehouse: Path, server: SandboxServer, instance: dg.DagsterInstance) -> None:
@@ -36,7 +31,7 @@ def _load(warehouse: Path, server: SandboxServer, instance: dg.DagsterInstance) 
 
 
 def _assert_matches_api(warehouse: Path, api: Crawl) -> None:
-    events = {row[0]: row[1:] for row in _query(warehouse, """
+    events = {row[0]: row[1:] for row in query(warehouse, """
         select vendor_event_id, capacity, filled, business_unit, timezone
         from marts.dim_events where vendor = 'brp'""")}
     assert set(events) == set(api.events)
@@ -44,23 +39,23 @@ def _assert_matches_api(warehouse: Path, api: Crawl) -> None:
         assert events[event_id] == (int(fields["bookableslots"]), int(fields["filledslots"]),
                                     fields["businessunit__name"], "Europe/Stockholm")
 
-    registered = set(_query(warehouse, """
+    registered = set(query(warehouse, """
         select e.vendor_event_id, r.vendor_registration_id
         from marts.fct_registrations r join marts.dim_events e using (event_key)
         where r.vendor = 'brp' and r.status = 'registered'"""))
     assert registered == api.participants
 
-    people = {row[0]: row[1:] for row in _query(warehouse, """
+    people = {row[0]: row[1:] for row in query(warehouse, """
         select identity.vendor_person_id, person.first_name, person.last_name
         from staging.int_people as identity join marts.dim_people as person using (person_key)
         where identity.vendor = 'brp'""")}
     assert {person: people[person] for person in api.people} == api.people
 
-    report = {row[0]: row[1:] for row in _query(warehouse, """
+    report = {row[0]: row[1:] for row in query(warehouse, """
         select vendor_event_id, registrations, places_filled, fill_rate
         from marts.rpt_event_attendance where vendor = 'brp'""")}
     # BRP records bookings, not who came: attendance figures are unknown, not zero.
-    [(attendance_known,)] = _query(warehouse, """
+    [(attendance_known,)] = query(warehouse, """
         select count(*) from marts.rpt_event_attendance where vendor = 'brp'
         and (attendees is not null or no_shows is not null or attendance_rate is not null)""")
     assert attendance_known == 0
@@ -82,10 +77,10 @@ def test_marts_match_the_api_across_days(brp_configured, warehouse, instance):
     _assert_matches_api(warehouse, crawl(brp_configured.base_url, DEMO_API_KEY))
 
     # Every booking cancelled in those days is kept, as cancelled.
-    [(cancelled,)] = _query(warehouse, "select count(*) from marts.fct_registrations "
+    [(cancelled,)] = query(warehouse, "select count(*) from marts.fct_registrations "
                                        "where vendor = 'brp' and status = 'cancelled'")
     assert cancelled == advanced.json()["cancelled_bookings"] > 0
-    [(full,)] = _query(warehouse, "select count(*) from marts.rpt_event_attendance "
+    [(full,)] = query(warehouse, "select count(*) from marts.rpt_event_attendance "
                                   "where vendor = 'brp' and fill_rate = 1")
     assert full > 0, "some BRP events are fully booked"
 
@@ -107,15 +102,15 @@ def test_the_api_key_stays_out_of_everything_a_run_writes(brp_configured, wareho
     assert any(path.suffix == ".duckdb" for path in written)
     for path in written:
         assert DEMO_API_KEY.encode() not in path.read_bytes(), path
-    event_log = "\n".join(repr(entry) for run in instance.get_runs() for entry in instance.all_logs(run.run_id))
-    assert DEMO_API_KEY not in event_log
+    logged = event_log(instance)
+    assert DEMO_API_KEY not in logged
 
 
 def test_an_error_document_fails_the_load_naming_brp_and_keeps_what_was_loaded(
     brp_configured, warehouse, instance
 ):
     _load(warehouse, brp_configured, instance)
-    before = _query(warehouse, "select count(*) from marts.fct_registrations where vendor = 'brp'")
+    before = query(warehouse, "select count(*) from marts.fct_registrations where vendor = 'brp'")
     brp_configured.app.fail_next(403, "ApiKeyInvalid", "The api key is not valid")
 
     outcome = run_daily_load(warehouse, as_of=brp_configured.app.today.isoformat(), instance=instance)
@@ -123,6 +118,6 @@ def test_an_error_document_fails_the_load_naming_brp_and_keeps_what_was_loaded(
     assert not outcome.ok
     failure = " ".join(outcome.failures)
     assert "BRP GET /events.xml?" in failure and "error code ApiKeyInvalid" in failure
-    event_log = "\n".join(repr(entry) for run in instance.get_runs() for entry in instance.all_logs(run.run_id))
-    assert "error code ApiKeyInvalid" in event_log and DEMO_API_KEY not in event_log + failure
-    assert _query(warehouse, "select count(*) from marts.fct_registrations where vendor = 'brp'") == before
+    logged = event_log(instance)
+    assert "error code ApiKeyInvalid" in logged and DEMO_API_KEY not in logged + failure
+    assert query(warehouse, "select count(*) from marts.fct_registrations where vendor = 'brp'") == before

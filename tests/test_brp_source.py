@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 
 import dlt
-import duckdb
 import httpx
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -17,6 +16,7 @@ from pipelines.http import VendorAuthError, VendorError, VendorResponseError
 from pipelines.sandbox import SandboxServer
 from tests.brp_crawl import crawl, stockholm_to_utc
 from tests.conftest import SANDBOX_START
+from tests.readback import query
 
 UTC = dt.UTC
 WRONG_KEY = "wrong-brp-key-Qx71"
@@ -52,28 +52,23 @@ def _run(server: SandboxServer, tmp_path: Path, **overrides) -> Path:
     return tmp_path / "brp.duckdb"
 
 
-def _query(warehouse: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
 def _advance(server: SandboxServer, days: int = 1) -> None:
     httpx.post(f"{server.base_url}/_sandbox/advance", params={"days": days}).raise_for_status()
 
 
 def _assert_matches_api(warehouse: Path, server: SandboxServer) -> None:
     api = crawl(server.base_url, DEMO_API_KEY)
-    events = {row[0] for row in _query(warehouse, "select id from raw_brp.events")}
+    events = {row[0] for row in query(warehouse, "select id from raw_brp.events")}
     assert events == set(api.events)
-    current = set(_query(warehouse, "select event_id, eventbookingid from raw_brp.participants "
+    current = set(query(warehouse, "select event_id, eventbookingid from raw_brp.participants "
                                     "where _dlt_valid_to is null"))
     assert current == api.participants
-    filled = dict(_query(warehouse, "select id, filledslots from raw_brp.events"))
+    filled = dict(query(warehouse, "select id, filledslots from raw_brp.events"))
     assert filled == {event_id: fields["filledslots"] for event_id, fields in api.events.items()}
 
 
 def _row_counts(warehouse: Path) -> tuple[int, int]:
-    [(events, participants)] = _query(warehouse, """
+    [(events, participants)] = query(warehouse, """
         select (select count(*) from raw_brp.events), (select count(*) from raw_brp.participants)""")
     return events, participants
 
@@ -84,21 +79,21 @@ def _row_counts(warehouse: Path) -> tuple[int, int]:
 def test_the_first_run_backfills_every_event_and_participant(brp_server, tmp_path):
     warehouse = _run(brp_server, tmp_path)
     _assert_matches_api(warehouse, brp_server)
-    [(participants,)] = _query(warehouse, "select count(*) from raw_brp.participants")
+    [(participants,)] = query(warehouse, "select count(*) from raw_brp.participants")
     assert participants > 100
 
 
 def test_days_of_bookings_and_cancellations_are_followed_and_nothing_is_lost(brp_server, tmp_path):
     warehouse = _run(brp_server, tmp_path)
-    before = set(_query(warehouse, "select event_id, eventbookingid from raw_brp.participants"))
+    before = set(query(warehouse, "select event_id, eventbookingid from raw_brp.participants"))
     for _ in range(2):
         _advance(brp_server)
         _run(brp_server, tmp_path)
         _assert_matches_api(warehouse, brp_server)
 
-    ever = set(_query(warehouse, "select event_id, eventbookingid from raw_brp.participants"))
+    ever = set(query(warehouse, "select event_id, eventbookingid from raw_brp.participants"))
     assert before <= ever  # a cancelled booking keeps its last version
-    retired = _query(warehouse, "select distinct cast(_dlt_valid_to as date) from raw_brp.participants "
+    retired = query(warehouse, "select distinct cast(_dlt_valid_to as date) from raw_brp.participants "
                                 "where _dlt_valid_to is not null")
     assert retired, "the sandbox cancels bookings every day"
     assert {day for (day,) in retired} <= {SANDBOX_START + dt.timedelta(days=1), SANDBOX_START + dt.timedelta(days=2)}
@@ -127,13 +122,13 @@ def test_later_runs_read_only_the_active_window(brp_server, tmp_path):
 
 def test_an_event_is_rewritten_only_when_changed_or_active(brp_server, tmp_path):
     warehouse = _run(brp_server, tmp_path)
-    loads_before = dict(_query(warehouse, "select id, _dlt_load_id from raw_brp.events"))
-    [(cursor,)] = _query(warehouse, "select max(lastupdate_utc) from raw_brp.events")
+    loads_before = dict(query(warehouse, "select id, _dlt_load_id from raw_brp.events"))
+    [(cursor,)] = query(warehouse, "select max(lastupdate_utc) from raw_brp.events")
     _advance(brp_server)
     _run(brp_server, tmp_path)
 
     run_day = dt.datetime.combine(brp_server.app.today, dt.time(), tzinfo=UTC)
-    rows = _query(warehouse, "select id, _dlt_load_id, lastupdate_utc, bookableearliest_utc, ends_at_utc "
+    rows = query(warehouse, "select id, _dlt_load_id, lastupdate_utc, bookableearliest_utc, ends_at_utc "
                              "from raw_brp.events")
     rewritten, kept = set(), set()
     for event_id, load_id, updated, opens, ends in rows:
@@ -157,7 +152,7 @@ def test_times_are_utc_across_the_daylight_saving_change(start, tmp_path):
     with SandboxServer(BrpSandbox(seed=3, scale="small", start_date=start)) as server:
         warehouse = _run(server, tmp_path)
         api = crawl(server.base_url, DEMO_API_KEY)
-    rows = {row[0]: row[1:] for row in _query(warehouse, """
+    rows = {row[0]: row[1:] for row in query(warehouse, """
         select id, starts_at_utc, lastupdate_utc, bookableearliest_utc, bookablelatest_utc from raw_brp.events""")}
     offsets = set()
     for event_id, fields in api.events.items():
@@ -229,5 +224,5 @@ def test_business_units_narrow_the_read(brp_server, tmp_path):
     api = crawl(brp_server.base_url, DEMO_API_KEY)
     unit = sorted({fields["businessunit__id"] for fields in api.events.values()})[0]
     warehouse = _run(brp_server, tmp_path, business_unit_ids=unit)
-    loaded = {row[0] for row in _query(warehouse, "select id from raw_brp.events")}
+    loaded = {row[0] for row in query(warehouse, "select id from raw_brp.events")}
     assert loaded == {event_id for event_id, fields in api.events.items() if fields["businessunit__id"] == unit}

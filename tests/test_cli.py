@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ import pytest
 
 from assets.cli import main
 from assets.runner import run_daily_load
+from pipelines.icareus.helpers import sign_token
 from pipelines.opus import VENDOR as OPUS
 from tests.two_writers import SECOND_OPUS
 
@@ -98,6 +100,15 @@ def test_sandbox_prints_settings_then_serves(tmp_path: Path):
         brp = httpx.get(f"{settings['SOURCES__BRP__BASE_URL']}/events.xml",
                         params={"apikey": settings["SOURCES__BRP__API_KEY"]})
         assert brp.status_code == 200 and b"<event>" in brp.content
+        icareus = {name.removeprefix("SOURCES__ICAREUS__"): value for name, value in settings.items()
+                   if name.startswith("SOURCES__ICAREUS__")}
+        assert set(icareus) == {"BASE_URL", "ORGANIZATION_ID", "SECRET", "CLIENT_IP", "EVENT_IDS"}
+        event_id = icareus["EVENT_IDS"].split(",")[0]
+        event = httpx.get(f"{icareus['BASE_URL']}/api/event",
+                          params={"eventId": event_id, "organizationId": icareus["ORGANIZATION_ID"]},
+                          headers={"Authorization": "Bearer " + sign_token(
+                              icareus["ORGANIZATION_ID"], icareus["SECRET"], icareus["CLIENT_IP"], time.time())})
+        assert event.status_code == 200 and event.json()["event"]["rooms"]
         advanced = httpx.post(f"{settings['SOURCES__OPUS__BASE_URL']}/_sandbox/advance?days=1")
         assert advanced.status_code == 200
     finally:
@@ -119,8 +130,11 @@ def test_demo_loads_day_zero_and_simulated_days(tmp_path, capsys, monkeypatch):
         loads = con.execute("select count(*) from raw_opus._dlt_loads").fetchone()[0]
         eventbookings_loads = con.execute("select count(*) from raw_eventbookings._dlt_loads").fetchone()[0]
         brp_loads = con.execute("select count(*) from raw_brp._dlt_loads").fetchone()[0]
+        icareus_loads = con.execute("select count(*) from raw_icareus._dlt_loads").fetchone()[0]
         people = con.execute("select count(*) from marts.dim_people").fetchone()[0]
-    assert loads == eventbookings_loads == brp_loads == 2  # day 0 and one simulated day
+        rooms = con.execute("select count(*) from marts.dim_sessions where vendor = 'icareus'").fetchone()[0]
+    assert loads == eventbookings_loads == brp_loads == icareus_loads == 2  # day 0 and one simulated day
+    assert people > 0 and rooms > 0
     assert people > 0
     # A demo never overwrites a warehouse it was pointed at.
     assert main(["demo", "--days", "0", "--warehouse", str(warehouse)]) == 2

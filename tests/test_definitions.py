@@ -81,7 +81,7 @@ def test_schedule_skips_when_no_vendor_is_configured(warehouse, instance):
 @pytest.mark.e2e
 @pytest.mark.parametrize("module", ["assets.definitions", "tests.two_writers"])
 def test_the_default_executor_materialises_everything(
-    module, opus_configured, eventbookings_configured, brp_configured, warehouse, tmp_path
+    module, opus_configured, eventbookings_configured, brp_configured, icareus_configured, warehouse, tmp_path
 ):
     """`dagster job execute` uses the code location's multiprocess executor, as a deployment does.
 
@@ -104,6 +104,6 @@ def test_the_default_executor_materialises_everything(
         assert con.execute("select count(*) from marts.fct_registrations").fetchone()[0] > 0
         schemas = {s for (s,) in con.execute("select schema_name from information_schema.schemata").fetchall()}
     if module == "assets.definitions":
-        assert {"raw_opus", "raw_eventbookings", "raw_brp"} <= schemas
+        assert {"raw_opus", "raw_eventbookings", "raw_brp", "raw_icareus"} <= schemas
     if module == "tests.two_writers":
         assert {"raw_opus", "raw_opus_second"} <= schemas

@@ -11,13 +11,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import httpx
 import pytest
 
 from assets.runner import run_daily_load
 from pipelines.sandbox import SandboxServer
 from tests.eventbookings_crawl import Crawl, amount, crawl
+from tests.readback import event_log, query
 
 pytestmark = pytest.mark.e2e
 
@@ -36,23 +36,18 @@ def _advance(*servers: SandboxServer) -> None:
         httpx.post(f"{server.base_url}/_sandbox/advance", params={"days": 1}).raise_for_status()
 
 
-def _query(warehouse: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
 def _assert_matches_api(warehouse: Path, api: Crawl) -> None:
-    events = {row[0] for row in _query(
+    events = {row[0] for row in query(
         warehouse, "select vendor_event_id from marts.dim_events where vendor = 'eventbookings'")}
     assert events == api.events
 
-    registered = set(_query(warehouse, """
+    registered = set(query(warehouse, """
         select e.vendor_event_id, r.vendor_registration_id
         from marts.fct_registrations r join marts.dim_events e using (event_key)
         where r.vendor = 'eventbookings' and r.status = 'registered'"""))
     assert registered == api.attendees
 
-    orders = {vendor_order_id: (status, gross, currency) for vendor_order_id, status, gross, currency in _query(
+    orders = {vendor_order_id: (status, gross, currency) for vendor_order_id, status, gross, currency in query(
         warehouse, "select vendor_order_id, status, gross_amount, currency from marts.fct_orders "
                    "where vendor = 'eventbookings'")}
     assert set(orders) == set(api.orders)
@@ -61,18 +56,18 @@ def _assert_matches_api(warehouse: Path, api: Crawl) -> None:
         assert status == order["status"]
         assert gross == amount(order["total"])  # DECIMAL(18,2) equals the vendor's string to the cent
         assert currency == api.currency[order["event_uuid"]]
-    [(total,)] = _query(warehouse, "select sum(gross_amount) from marts.fct_orders where vendor = 'eventbookings'")
+    [(total,)] = query(warehouse, "select sum(gross_amount) from marts.fct_orders where vendor = 'eventbookings'")
     assert total == sum(api.order_totals().values(), Decimal("0"))
 
     paid = sum((amount(o["total"]) for o in api.orders.values() if o["status"] != "cancelled"), Decimal("0"))
     refunded = sum((amount(o["refunded_amount"]) for o in api.orders.values()), Decimal("0"))
-    [(gross_revenue, refunded_revenue, order_count)] = _query(warehouse, """
+    [(gross_revenue, refunded_revenue, order_count)] = query(warehouse, """
         select sum(gross_revenue), sum(refunded_revenue), sum(orders)
         from marts.rpt_event_attendance where vendor = 'eventbookings'""")
     assert (gross_revenue, refunded_revenue) == (paid, refunded)
     assert order_count == sum(1 for o in api.orders.values() if o["status"] != "cancelled")
 
-    checked_in = set(_query(warehouse, """
+    checked_in = set(query(warehouse, """
         select vendor_event_id, vendor_attendee_id from staging.stg_eventbookings__attendees
         where checked_in and status = 'registered'"""))
     assert checked_in == api.checked_in
@@ -94,7 +89,7 @@ def test_warehouse_matches_the_api_across_days(opus_configured, eventbookings_co
     # Tickets the vendor stopped listing (refunds) are kept as cancelled registrations.
     vanished = day0.attendees - day1.attendees
     assert vanished
-    cancelled = set(_query(warehouse, """
+    cancelled = set(query(warehouse, """
         select e.vendor_event_id, r.vendor_registration_id
         from marts.fct_registrations r join marts.dim_events e using (event_key)
         where r.vendor = 'eventbookings' and r.status = 'cancelled'"""))
@@ -113,7 +108,7 @@ def test_dates_are_utc_from_the_utc_half_and_the_time_zone_is_kept(
         "grant_type": "client_credentials"}).json()["access_token"]
     listed = httpx.get(f"{server.base_url}/api/events", params={"rows": 100},
                        headers={"Authorization": f"Bearer {token}"}).json()["events"]
-    stored = {uuid: (starts, ends, timezone) for uuid, starts, ends, timezone in _query(
+    stored = {uuid: (starts, ends, timezone) for uuid, starts, ends, timezone in query(
         warehouse, "select vendor_event_id, starts_at, ends_at, timezone from marts.dim_events "
                    "where vendor = 'eventbookings'")}
     for event in listed:
@@ -126,17 +121,17 @@ def test_dates_are_utc_from_the_utc_half_and_the_time_zone_is_kept(
 
 def test_a_person_in_both_vendors_is_one_person(opus_configured, eventbookings_configured, warehouse, instance):
     _load(warehouse, eventbookings_configured, instance)
-    shared = _query(warehouse, """
+    shared = query(warehouse, """
         select p.email, count(distinct i.vendor)
         from marts.dim_people p
         join staging.int_people i using (person_key)
         group by p.email
         having count(distinct i.vendor) = 2""")
     assert shared, "the sandboxes share people: some e-mails must be in both vendors"
-    [(people, emails)] = _query(warehouse, "select count(*), count(distinct email) from marts.dim_people")
+    [(people, emails)] = query(warehouse, "select count(*), count(distinct email) from marts.dim_people")
     assert people == emails
     # Their registrations at both vendors point at the same person.
-    [(vendors,)] = _query(warehouse, """
+    [(vendors,)] = query(warehouse, """
         select max(vendors) from (
             select person_key, count(distinct vendor) as vendors from marts.fct_registrations group by person_key)""")
     assert vendors == 2
@@ -146,10 +141,10 @@ def test_vendors_without_orders_or_minutes_report_null_not_zero(
     opus_configured, eventbookings_configured, warehouse, instance
 ):
     _load(warehouse, eventbookings_configured, instance)
-    rows = dict(_query(warehouse, """
+    rows = dict(query(warehouse, """
         select vendor, bool_and(orders is null) from marts.rpt_event_attendance group by vendor"""))
     assert rows == {"opus": True, "eventbookings": False}
-    [(minutes_unknown,)] = _query(warehouse, """
+    [(minutes_unknown,)] = query(warehouse, """
         select bool_and(minutes_attended is null) from marts.rpt_event_attendance
         where vendor = 'eventbookings'""")
     assert minutes_unknown
@@ -187,5 +182,5 @@ def test_the_secret_and_tokens_stay_out_of_everything_a_run_writes(
     for path in written:
         content = path.read_bytes()
         assert secret.encode() not in content and access_token.encode() not in content, path
-    event_log = "\n".join(repr(entry) for run in instance.get_runs() for entry in instance.all_logs(run.run_id))
-    assert secret not in event_log and access_token not in event_log
+    logged = event_log(instance)
+    assert secret not in logged and access_token not in logged

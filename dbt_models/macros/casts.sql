@@ -26,3 +26,23 @@
 {% macro to_boolean(column) -%}
     case lower(trim(cast({{ column }} as varchar))) when 'true' then true when 'false' then false end
 {%- endmacro %}
+
+{# Milliseconds since the Unix epoch as TIMESTAMPTZ. #}
+{% macro from_epoch_ms(column) -%}
+    to_timestamp(cast({{ column }} as bigint) / 1000.0)
+{%- endmacro %}
+
+{# A moment plus a duration given in whole seconds. #}
+{% macro plus_seconds(moment, seconds) -%}
+    ({{ moment }} + to_seconds(cast({{ seconds }} as bigint)))
+{%- endmacro %}
+
+{# One language of a multilingual {"en_US": ..., "fi_FI": ...} field: the one asked for,
+   else English, else whichever the vendor has. #}
+{% macro in_language(column, language) -%}
+    coalesce(
+        {{ column }} ->> {{ language }},
+        {{ column }} ->> 'en_US',
+        json_extract_string({{ column }}, '$.*')[1]
+    )
+{%- endmacro %}

@@ -4,6 +4,8 @@
     'name': 'varchar',
     'starts_at': 'timestamptz',
     'ends_at': 'timestamptz',
+    'public_starts_at': 'timestamptz',
+    'public_ends_at': 'timestamptz',
     'timezone': 'varchar',
     'currency': 'varchar',
     'capacity': 'bigint',

@@ -5,5 +5,7 @@
     'title': 'varchar',
     'starts_at': 'timestamptz',
     'ends_at': 'timestamptz',
+    'public_starts_at': 'timestamptz',
+    'public_ends_at': 'timestamptz',
     'room': 'varchar',
 }) }}

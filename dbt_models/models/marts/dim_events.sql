@@ -5,6 +5,8 @@ select
     name,
     starts_at,
     ends_at,
+    public_starts_at,
+    public_ends_at,
     timezone,
     currency,
     capacity,

@@ -6,5 +6,7 @@ select
     title,
     starts_at,
     ends_at,
+    public_starts_at,
+    public_ends_at,
     room
 from {{ ref('int_sessions') }}

@@ -1,11 +1,8 @@
 -- One row per event: who registered, who came, for how long, and what they paid.
 -- A figure a vendor cannot give (minutes at EventBookings, orders at OPUS,
--- attendance at BRP) is NULL, never 0.
-{%- set attendance_vendors = [] %}
-{%- for vendor, entities in var('turnout_vendors').items() if 'session_attendance' in entities %}
-    {%- do attendance_vendors.append("'" ~ vendor ~ "'") %}
-{%- endfor %}
-{%- set records_attendance = "events.vendor in (" ~ (attendance_vendors | join(", ") or "null") ~ ")" %}
+-- attendance at BRP, registrations at Icareus) is NULL, never 0.
+{%- set records_registrations = vendor_provides('events.vendor', 'registrations') %}
+{%- set records_attendance = vendor_provides('events.vendor', 'session_attendance') %}
 with registrations as (
     select
         event_key,
@@ -76,13 +73,19 @@ select
     events.status,
     events.business_unit,
     events.capacity,
-    coalesce(registrations.registrations, 0) as registrations,
-    coalesce(events.filled, registrations.registrations, 0) as places_filled,
+    case when {{ records_registrations }} then coalesce(registrations.registrations, 0) end as registrations,
+    coalesce(
+        events.filled,
+        case when {{ records_registrations }} then coalesce(registrations.registrations, 0) end
+    ) as places_filled,
     case
         when events.capacity > 0
-            then cast(coalesce(events.filled, registrations.registrations, 0) as double) / events.capacity
+            then cast(coalesce(
+                events.filled,
+                case when {{ records_registrations }} then coalesce(registrations.registrations, 0) end
+            ) as double) / events.capacity
     end as fill_rate,
-    coalesce(registrations.cancellations, 0) as cancellations,
+    case when {{ records_registrations }} then coalesce(registrations.cancellations, 0) end as cancellations,
     -- Attendance figures exist once an event has started, at vendors that record attendance.
     case
         when {{ records_attendance }} and events.starts_at <= current_timestamp

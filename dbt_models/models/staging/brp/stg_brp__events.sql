@@ -17,6 +17,9 @@ select
     starts_at_utc as starts_at,
     -- BRP gives no end time: an event runs to the end of its last day.
     ends_at_utc as ends_at,
+    -- The publishing window (publish_*) says when an event is listed, not when it runs.
+    cast(null as timestamptz) as public_starts_at,
+    cast(null as timestamptz) as public_ends_at,
     -- An event without a start time starts at midnight of its first day.
     nullif(time, '') is not null as has_start_time,
     {{ to_integer('numberofoccasions') }} as occasions,

@@ -12,6 +12,9 @@ select
     cast(null as varchar) as currency,
     {{ utc_timestamp('start_date') }} as starts_at,
     {{ utc_timestamp('end_date') }} as ends_at,
+    -- Only Icareus publishes separate public times.
+    cast(null as timestamptz) as public_starts_at,
+    cast(null as timestamptz) as public_ends_at,
     -- OPUS publishes neither a capacity, places taken, a business unit nor an event status.
     cast(null as bigint) as capacity,
     cast(null as bigint) as filled,

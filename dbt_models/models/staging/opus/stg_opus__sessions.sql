@@ -7,6 +7,9 @@ select
     title,
     {{ utc_timestamp('start_date_time') }} as starts_at,
     {{ utc_timestamp('end_date_time') }} as ends_at,
+    -- Only Icareus publishes separate public times.
+    cast(null as timestamptz) as public_starts_at,
+    cast(null as timestamptz) as public_ends_at,
     nullif(session_room, '') as room,
     {{ to_integer('alertness_issued') }} as attention_checks_issued,
     {{ to_integer('alertness_required') }} as attention_checks_required
