@@ -1,4 +1,4 @@
-"""`turnout`: run the daily load, serve the vendor sandboxes, or run the whole demo."""
+"""`turnout`: run the daily load, serve the vendor sandboxes, run the whole demo, or serve the dashboard."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assets import dashboard
 from assets.runner import CROSS_VENDOR, LoadOutcome, run_daily_load, run_instance
 from assets.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, dagster_home, pipelines_dir, warehouse_path
 from pipelines.registry import VENDORS
@@ -52,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--warehouse", help=f"DuckDB file to create (default {DEMO_WAREHOUSE})")
     _sandbox_options(demo)
     demo.set_defaults(command=demo_command)
+
+    board = commands.add_parser("dashboard", help="serve a web page on the warehouse's reporting tables")
+    board.add_argument("--warehouse", help=f"DuckDB file (default ${WAREHOUSE_ENV} or {DEFAULT_WAREHOUSE})")
+    board.add_argument("--port", type=int, default=dashboard.DEFAULT_PORT,
+                       help=f"port on {dashboard.HOST} (default {dashboard.DEFAULT_PORT}; 0: a free port)")
+    board.set_defaults(command=dashboard_command)
     return parser
 
 
@@ -120,6 +127,30 @@ def demo_command(args: argparse.Namespace) -> int:
     return 0 if all(o.ok for o in outcomes) else 1
 
 
+def dashboard_command(args: argparse.Namespace) -> int:
+    console = Console()
+    warehouse = warehouse_path(args.warehouse)
+    problem = dashboard.unusable(warehouse)
+    if problem:
+        console.print(problem, style="red", markup=False, soft_wrap=True)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        server = dashboard.serve(warehouse, args.port)
+    except OSError as exc:
+        console.print(f"cannot serve on {dashboard.HOST}:{args.port} ({exc.strerror or exc}); "
+                      "choose another --port", style="red", markup=False, soft_wrap=True)
+        return 2
+    with server:
+        console.print(f"Dashboard on {warehouse}: {server.url}  (Ctrl-C stops)", markup=False, soft_wrap=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 @contextlib.contextmanager
 def _run_log(warehouse: Path) -> Iterator[Path]:
     """Sends dbt's and Dagster's step output to a log file beside the warehouse."""
@@ -183,13 +214,16 @@ def _print_how_to_open(console: Console, warehouse: Path) -> None:
     # This environment's executables: it need not be activated or on PATH.
     python = Path(sys.executable)
     dagster = python.parent / "dagster"
+    turnout = python.parent / "turnout"
     console.print(
         "\nOpen the warehouse (read-only, while nothing is loading):\n"
         f"  {python} -c \"import duckdb; duckdb.connect('{warehouse}', read_only=True)"
         ".sql('from marts.rpt_event_attendance').show()\"\n"
         "Open the Dagster UI on these runs:\n"
         f"  DAGSTER_HOME={dagster_home(warehouse)} {WAREHOUSE_ENV}={warehouse} "
-        f"{dagster} dev -w workspace.yaml",
+        f"{dagster} dev -w workspace.yaml\n"
+        "Open the dashboard on it (reads the reporting tables, never blocks a load):\n"
+        f"  {turnout} dashboard --warehouse {warehouse}",
         soft_wrap=True,
     )
 

@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
+from assets.freshness import arrival_checks
 from assets.ingest import vendor_assets
 from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, schedule_cron, warehouse_path
 from assets.transform import dbt_executable, dbt_project, warehouse_models
@@ -61,6 +62,7 @@ def build_definitions(
 
     return dg.Definitions(
         assets=[*loads, models],
+        asset_checks=[arrival_checks(vendors, warehouse_file)],
         jobs=[daily_job],
         schedules=[daily_load_schedule],
         resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_executable())},

@@ -19,10 +19,13 @@ MARTS = (
     "dim_events",
     "dim_sessions",
     "dim_people",
+    "bridge_person_identities",
     "fct_registrations",
     "fct_session_attendance",
     "fct_orders",
     "rpt_event_attendance",
+    "rpt_daily_registrations",
+    "rpt_session_attendance",
 )
 CROSS_VENDOR = "*"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -100,8 +103,9 @@ def run_daily_load(
         if evaluation.passed:
             outcome.checks_passed += 1
         else:
+            detail = f" ({evaluation.description})" if evaluation.description else ""
             outcome.checks_failed.append(
-                f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}"
+                f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}{detail}"
             )
     outcome.mart_rows = mart_rows(warehouse)
     return outcome

@@ -15,6 +15,8 @@ DEFAULT_SCHEDULE = "0 5 * * *"  # daily, 05:00 UTC
 # Every asset that writes the warehouse shares this pool (limit 1): DuckDB has one writer.
 WAREHOUSE_POOL = "turnout_warehouse"
 WAREHOUSE_OP_TAG = "turnout/writes"
+# The privacy switch: emails and names in the marts become stable hashes.
+HASH_PERSONAL_DATA_ENV = "TURNOUT_HASH_PERSONAL_DATA"
 # The business date a run loads for; the schedule sets it, `turnout demo` simulates it.
 AS_OF_TAG = "turnout/as_of"
 
@@ -33,6 +35,11 @@ def pipelines_dir(warehouse: Path) -> Path:
 def dagster_home(warehouse: Path) -> Path:
     """Run history for the CLI, beside the warehouse; `dagster dev` can open it."""
     return Path(os.environ.get("DAGSTER_HOME") or warehouse.parent / ".dagster").resolve()
+
+
+def hash_personal_data() -> bool:
+    """Whether the marts show emails and names as hashes ($TURNOUT_HASH_PERSONAL_DATA, default off)."""
+    return os.environ.get(HASH_PERSONAL_DATA_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def schedule_cron() -> str:

@@ -11,7 +11,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from assets.settings import DBT_PROJECT_DIR, WAREHOUSE_OP_TAG, WAREHOUSE_POOL
+from assets.settings import DBT_PROJECT_DIR, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, hash_personal_data
 
 MANIFEST_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
@@ -66,7 +66,7 @@ def warehouse_models(
     project: DbtProject, warehouse: Path, without_vendors: Sequence[str] = ()
 ) -> dg.AssetsDefinition:
     """The dbt models as assets; a code location without some vendors leaves out their staging."""
-    dbt_vars = json.dumps({"warehouse_path": str(warehouse)})
+    dbt_vars = json.dumps({"warehouse_path": str(warehouse), "hash_personal_data": hash_personal_data()})
     exclude = " ".join(f"path:models/staging/{vendor}" for vendor in without_vendors)
 
     @dbt_assets(

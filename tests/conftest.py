@@ -25,7 +25,7 @@ def _isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """dlt and Turnout settings come only from what each test sets."""
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    for name in ("TURNOUT_WAREHOUSE", "DAGSTER_HOME"):
+    for name in ("TURNOUT_WAREHOUSE", "TURNOUT_HASH_PERSONAL_DATA", "DAGSTER_HOME"):
         monkeypatch.delenv(name, raising=False)
     for name in [name for name in os.environ if name.startswith("SOURCES__")]:
         monkeypatch.delenv(name)

@@ -23,3 +23,16 @@
 {% macro nested_source(source_name, parent, child) -%}
     {{ source(source_name, parent).incorporate(path={"identifier": parent ~ "__" ~ child}) }}
 {%- endmacro %}
+
+{#
+  Emails and names in the marts: as they are, or, with the privacy switch on
+  (var hash_personal_data), a stable SHA-256 hash: the same input gives the same
+  hash, so joins and counts still work, but the text is not readable.
+#}
+{% macro personal_data(column) -%}
+    {%- if var('hash_personal_data', false) | string | lower in ('true', '1', 'yes') -%}
+        case when {{ column }} is not null then sha256('turnout:' || {{ column }}) end
+    {%- else -%}
+        {{ column }}
+    {%- endif -%}
+{%- endmacro %}

@@ -5,6 +5,7 @@
     'vendor_person_id': 'varchar',
     'email': 'varchar',
     'registered_at': 'timestamptz',
+    'first_seen_at': 'timestamptz',
     'status': 'varchar',
     'cancelled_at': 'timestamptz',
 }) }}

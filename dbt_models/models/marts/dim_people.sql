@@ -17,9 +17,9 @@ identity_counts as (
 
 select
     ranked.person_key,
-    ranked.email,
-    ranked.first_name,
-    ranked.last_name,
+    {{ personal_data('ranked.email') }} as email,
+    {{ personal_data('ranked.first_name') }} as first_name,
+    {{ personal_data('ranked.last_name') }} as last_name,
     ranked.company,
     ranked.job_title,
     identity_counts.vendor_identities

@@ -12,6 +12,6 @@ select
     fees_amount,
     gross_amount,
     refunded_amount,
-    gross_amount - refunded_amount as net_amount,
+    cast(gross_amount - refunded_amount as decimal(18, 2)) as net_amount,
     refunded_at
 from {{ ref('int_orders') }}

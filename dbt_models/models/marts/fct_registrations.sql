@@ -1,10 +1,37 @@
+-- One row per registration, with what became of it: the registration status
+-- (registered, cancelled, waitlisted where a vendor has one) and, at vendors
+-- that record attendance, whether the person came.
+with registrations as (
+    select
+        {{ turnout_key(['vendor', 'vendor_event_id', 'vendor_registration_id']) }} as registration_key,
+        {{ turnout_key(['vendor', 'vendor_event_id']) }} as event_key,
+        {{ person_key('email', 'vendor', 'vendor_person_id') }} as person_key,
+        vendor,
+        vendor_registration_id,
+        registered_at,
+        first_seen_at,
+        status,
+        cancelled_at
+    from {{ ref('int_registrations') }}
+),
+
+attended as (
+    select distinct event_key, person_key
+    from {{ ref('fct_session_attendance') }}
+    where attended
+)
+
 select
-    {{ turnout_key(['vendor', 'vendor_event_id', 'vendor_registration_id']) }} as registration_key,
-    {{ turnout_key(['vendor', 'vendor_event_id']) }} as event_key,
-    {{ person_key('email', 'vendor', 'vendor_person_id') }} as person_key,
-    vendor,
-    vendor_registration_id,
-    registered_at,
-    status,
-    cancelled_at
-from {{ ref('int_registrations') }}
+    registrations.*,
+    case
+        when not {{ vendor_provides('registrations.vendor', 'session_attendance') }} then null
+        when registrations.status <> 'registered' then null
+        when attended.person_key is not null then 'attended'
+        when events.ends_at >= current_timestamp or events.ends_at is null then 'pending'
+        else 'no_show'
+    end as attendance_status
+from registrations
+inner join {{ ref('dim_events') }} as events on events.event_key = registrations.event_key
+left join attended
+    on attended.event_key = registrations.event_key
+    and attended.person_key = registrations.person_key

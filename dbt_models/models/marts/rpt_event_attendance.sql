@@ -101,9 +101,23 @@ select
             then cast(coalesce(attendance.attendees, 0) as double) / registrations.registrations
     end as attendance_rate,
     case
+        when {{ records_attendance }} and events.ends_at < current_timestamp and registrations.registrations > 0
+            then cast(coalesce(no_shows.no_shows, 0) as double) / registrations.registrations
+    end as no_show_rate,
+    case
+        when {{ records_registrations }}
+            and coalesce(registrations.registrations, 0) + coalesce(registrations.cancellations, 0) > 0
+            then cast(coalesce(registrations.cancellations, 0) as double)
+                / (coalesce(registrations.registrations, 0) + coalesce(registrations.cancellations, 0))
+    end as cancellation_rate,
+    case
         when events.starts_at <= current_timestamp and timed_vendors.vendor is not null
             then coalesce(attendance.seconds_attended, 0) / 60.0
     end as minutes_attended,
+    case
+        when events.starts_at <= current_timestamp and timed_vendors.vendor is not null and attendance.attendees > 0
+            then attendance.seconds_attended / 60.0 / attendance.attendees
+    end as average_minutes_attended,
     case when selling_vendors.vendor is not null then coalesce(orders.orders, 0) end as orders,
     case when selling_vendors.vendor is not null then coalesce(orders.tickets_sold, 0) end as tickets_sold,
     events.currency,
@@ -111,7 +125,7 @@ select
     case when selling_vendors.vendor is not null then coalesce(orders.refunded_revenue, 0) end as refunded_revenue,
     case
         when selling_vendors.vendor is not null
-            then coalesce(orders.gross_revenue, 0) - coalesce(orders.refunded_revenue, 0)
+            then cast(coalesce(orders.gross_revenue, 0) - coalesce(orders.refunded_revenue, 0) as decimal(18, 2))
     end as net_revenue
 from {{ ref('dim_events') }} as events
 left join registrations on registrations.event_key = events.event_key

@@ -8,6 +8,8 @@ select
     first_name,
     last_name,
     registered_at,
+    -- EventBookings dates every ticket; when Turnout first saw it is not needed.
+    cast(null as timestamptz) as first_seen_at,
     status,
     cancelled_at
 from {{ ref('stg_eventbookings__attendees') }}

@@ -20,6 +20,8 @@ select
     nullif(user_company, '') as company,
     nullif(user_title, '') as job_title,
     {{ utc_timestamp('registered') }} as registered_at,
+    -- OPUS dates every registration; when Turnout first saw it is not needed.
+    cast(null as timestamptz) as first_seen_at,
     case when _dlt_valid_to is null then 'registered' else 'cancelled' end as status,
     _dlt_valid_to as cancelled_at,
     source as registration_source

@@ -1,0 +1,10 @@
+-- Every vendor identity of every person: the vendor's own person id beside the
+-- person it was matched to (same normalised email, same person).
+select
+    {{ turnout_key(['vendor', 'vendor_person_id']) }} as identity_key,
+    person_key,
+    vendor,
+    vendor_person_id,
+    {{ personal_data('email') }} as email,
+    last_seen_at
+from {{ ref('int_people') }}
