@@ -22,6 +22,7 @@ class Crawl:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # uuid -> order
     attendees: set[tuple[str, str]] = field(default_factory=set)  # (event uuid, attendee uuid)
     checked_in: set[tuple[str, str]] = field(default_factory=set)
+    waiting: set[tuple[str, str]] = field(default_factory=set)  # (event uuid, waiting-list entry uuid)
     currency: dict[str, str] = field(default_factory=dict)  # event uuid -> ISO code
 
     def order_totals(self) -> dict[str, Decimal]:
@@ -70,7 +71,7 @@ def _pages(client: httpx.Client, settings: dict[str, str], path: str, key: str) 
 
 
 def crawl(settings: dict[str, str]) -> Crawl:
-    """Every event, order and attendee the API lists now."""
+    """Every event, order, attendee and waiting-list entry the API lists now."""
     headers = {"Authorization": f"Bearer {token(settings)}"}
     result = Crawl()
     with httpx.Client(base_url=settings["SOURCES__EVENTBOOKINGS__BASE_URL"], headers=headers,
@@ -85,4 +86,6 @@ def crawl(settings: dict[str, str]) -> Crawl:
                 result.attendees.add((uuid, attendee["uuid"]))
                 if attendee["checked_in"] == "true":
                     result.checked_in.add((uuid, attendee["uuid"]))
+            for entry in _pages(client, settings, f"/events/{uuid}/waiting_list", "waiting_list"):
+                result.waiting.add((uuid, entry["uuid"]))
     return result

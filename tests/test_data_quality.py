@@ -104,14 +104,15 @@ def _utc(text):
 
 
 class EventFigures:
-    def __init__(self, starts_at, ends_at):
-        self.starts_at, self.ends_at = starts_at, ends_at
+    def __init__(self, starts_at, ends_at, records_attendance=True):
+        self.starts_at, self.ends_at, self.records_attendance = starts_at, ends_at, records_attendance
         self.registered, self.cancelled = [], 0  # registered: the person of each current registration
         self.attended, self.seconds = set(), None
 
     def expected(self, now):
         registrations, cancellations = len(self.registered), self.cancelled
         started, over = self.starts_at <= now, self.ends_at < now
+        started, over = started and self.records_attendance, over and self.records_attendance
         attendees = len(self.attended) if started else None
         no_shows = sum(1 for person in self.registered if person not in self.attended) if over else None
         rated = over and registrations > 0
@@ -174,12 +175,26 @@ def _eventbookings_from_raw(warehouse):
     return events
 
 
+def _brp_from_raw(warehouse):
+    # BRP records bookings, not who came: only registration figures exist.
+    events = {str(event_id): EventFigures(starts, ends, records_attendance=False) for event_id, starts, ends in query(
+        warehouse, "select id, starts_at_utc, ends_at_utc from raw_brp.events")}
+    participants = query(warehouse, """select event_id, eventbookingid, _dlt_valid_from, _dlt_valid_to, personid
+                                      from raw_brp.participants""")
+    for event_id, _, _, valid_to, person in _latest_versions(participants, 2):
+        if valid_to is None:
+            events[str(event_id)].registered.append(("id", str(person)))
+        else:
+            events[str(event_id)].cancelled += 1
+    return events
+
+
 def test_the_rates_recomputed_straight_from_the_raw_tables_agree_exactly(
-    opus_configured, eventbookings_configured, warehouse, instance
+    opus_configured, eventbookings_configured, brp_configured, warehouse, instance
 ):
     _load(warehouse, opus_configured.app.today.isoformat(), instance)
-    for server in (opus_configured, eventbookings_configured):
-        server.app.advance(1)
+    for server in (opus_configured, eventbookings_configured, brp_configured):
+        server.app.advance(2)
     _load(warehouse, opus_configured.app.today.isoformat(), instance)
 
     now = dt.datetime.now(dt.UTC)
@@ -187,15 +202,16 @@ def test_the_rates_recomputed_straight_from_the_raw_tables_agree_exactly(
                "cancellation_rate", "average_minutes_attended")
     report = {(vendor, event_id): dict(zip(columns, figures, strict=True)) for vendor, event_id, *figures in query(
         warehouse, f"select vendor, vendor_event_id, {', '.join(columns)} from marts.rpt_event_attendance "
-                   "where vendor in ('opus', 'eventbookings')")}
+                   "where vendor in ('opus', 'eventbookings', 'brp')")}
     expected = {("opus", event_id): figures.expected(now) for event_id, figures in _opus_from_raw(warehouse).items()}
     expected.update({("eventbookings", event_id): figures.expected(now)
                      for event_id, figures in _eventbookings_from_raw(warehouse).items()})
+    expected.update({("brp", event_id): figures.expected(now) for event_id, figures in _brp_from_raw(warehouse).items()})
     assert set(report) == set(expected)
     assert report == expected
     rated = [key for key, figures in expected.items() if figures["attendance_rate"] is not None]
     assert {vendor for vendor, _ in rated} == {"opus", "eventbookings"}
-    assert any(figures["cancellation_rate"] for figures in expected.values())
+    assert any(figures["cancellation_rate"] for (vendor, _), figures in expected.items() if vendor == "brp")
 
 
 def test_dbt_docs_generate_works_and_every_mart_column_is_described(opus_configured, warehouse, instance, tmp_path):

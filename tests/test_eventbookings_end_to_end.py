@@ -46,6 +46,14 @@ def _assert_matches_api(warehouse: Path, api: Crawl) -> None:
         from marts.fct_registrations r join marts.dim_events e using (event_key)
         where r.vendor = 'eventbookings' and r.status = 'registered'"""))
     assert registered == api.attendees
+    waiting = set(query(warehouse, """
+        select e.vendor_event_id, r.vendor_registration_id
+        from marts.fct_registrations r join marts.dim_events e using (event_key)
+        where r.vendor = 'eventbookings' and r.status = 'waitlisted'"""))
+    assert waiting == api.waiting and waiting, "people on waiting lists are waitlisted registrations"
+    reported = dict(query(warehouse, "select vendor_event_id, waitlisted from marts.rpt_event_attendance "
+                                     "where vendor = 'eventbookings'"))
+    assert reported == {event: sum(1 for e, _ in api.waiting if e == event) for event in api.events}
 
     orders = {vendor_order_id: (status, gross, currency) for vendor_order_id, status, gross, currency in query(
         warehouse, "select vendor_order_id, status, gross_amount, currency from marts.fct_orders "

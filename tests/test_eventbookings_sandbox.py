@@ -18,8 +18,10 @@ from pipelines.eventbookings.sandbox import (
     API_PREFIX,
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
+    JOIN_WAITING_LIST_PATH,
     SCALES,
     TOKEN_PATH,
+    WAITING_LIST_PATH,
     EventBookingsSandbox,
 )
 from pipelines.opus.sandbox import DEMO_API_KEY as OPUS_KEY
@@ -65,7 +67,7 @@ ATTENDEE_KEYS = {
     "status", "checked_in", "checked_in_on", "session_uuids", "created_on", "updated_on",
 }
 SUMMARY_KEYS = {"new_events", "changed_events", "new_orders", "refunds", "partial_refunds", "cancelled_events",
-                "check_ins"}
+                "check_ins", "joined_waiting_list", "left_waiting_list"}
 
 
 # ---- fixtures -------------------------------------------------------------------
@@ -807,3 +809,250 @@ def test_unknown_scale_is_rejected() -> None:
         EventBookingsSandbox(scale="huge")
     assert {"small", "medium", "large"} <= set(SCALES)
     assert SCALES["small"].events == 10 and SCALES["small"].orders_per_event == (15, 40)
+
+
+# ---- waiting lists ---------------------------------------------------------------------------
+
+WAITING_KEYS = {"uuid", "email", "first_name", "last_name", "quantity", "created_on", "status"}
+SANDBOX_NOW = "2026-03-02 06:00:00"
+
+
+def _waiting(client: Api, uuid: str, rows: int = 100, **params: Any) -> list[dict[str, Any]]:
+    return client.pages(WAITING_LIST_PATH.format(uuid=uuid), "waiting_list", rows=rows, **params)
+
+
+def _join(client: Api, uuid: str, body: Any = None, *, content: bytes | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {client.token}"}
+    path = API_PREFIX + JOIN_WAITING_LIST_PATH.format(uuid=uuid)
+    if content is not None:
+        return client.http.post(path, content=content, headers={**headers, "Content-Type": "application/json"})
+    return client.http.post(path, json=body, headers=headers)
+
+
+def _enabled(event: dict[str, Any]) -> bool:
+    flag = event["settings"]["waiting_list"]
+    assert flag["level"] == "event" and flag["enabled"] in ("true", "false")
+    return flag["enabled"] == "true"
+
+
+def _open_for_waiting(client: Api) -> list[dict[str, Any]]:
+    """Published, active events with the waiting list enabled that have not started."""
+    return [e for e in client.events(status="published") if _enabled(e) and e["status"] == "active"
+            and _utc(e["attending_on"][0]["utc"]) > _utc(SANDBOX_NOW[:16])]
+
+
+def test_waiting_list_shape_and_the_settings_flag(api: Api, everything: dict[str, Any]) -> None:
+    enabled = with_entries = 0
+    total = 0
+    for event in everything["events"]:
+        uuid = event["uuid"]
+        entries = _waiting(api, uuid)
+        total += len(entries)
+        assert entries == api.app.waiting_list(uuid)
+        assert all(t["settings"]["enable_waiting_list"] == "false" for t in everything["tickets"][uuid])
+        if not _enabled(event):
+            first = api.json(WAITING_LIST_PATH.format(uuid=uuid))
+            assert first == {"waiting_list": [], "pagination": {"records": "0", "position": "0", "rows": "20",
+                                                                 "order_by": ""}}
+            continue
+        enabled += 1
+        with_entries += bool(entries)
+        assert len(entries) <= 6
+        if event["extended_status"][0]["value"] == "Draft":
+            assert entries == []
+        holders = {a["email"] for a in everything["attendees"][uuid]} | {
+            o["buyer"]["email"] for o in everything["orders"][uuid]}
+        zone = ZoneInfo(event["timezone"])
+        start = event["attending_on"][0]["utc"]
+        for entry in entries:
+            assert set(entry) == WAITING_KEYS and entry["status"] == "waiting"
+            assert entry["quantity"] in ("1", "2", "3", "4")
+            assert entry["email"] not in holders and entry["first_name"] and entry["last_name"]
+            created = entry["created_on"]
+            assert set(created) == {"utc", "local"} and TIMESTAMP.fullmatch(created["utc"])
+            moment = dt.datetime.strptime(created["utc"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+            assert moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") == created["local"]
+            assert event["created_on"] <= created["utc"] <= min(SANDBOX_NOW, start + ":00")
+        assert [e["created_on"]["utc"] for e in entries] == sorted(e["created_on"]["utc"] for e in entries)
+        assert len({e["email"].strip().lower() for e in entries}) == len(entries)
+    assert 0 < enabled < len(everything["events"]) and with_entries
+    assert api.app.waiting_list_count() == total
+    assert len({e["uuid"] for u in everything["attendees"] for e in api.app.waiting_list(u)}) == total
+
+
+def test_waiting_list_unknown_event_auth_and_methods(api: Api) -> None:
+    unknown = "00000000-0000-4000-8000-000000000000"
+    response = api.get(WAITING_LIST_PATH.format(uuid=unknown))
+    assert response.status_code == 404 and response.json() == {"statusCode": 404, "message": "Event not found"}
+    assert _join(api, unknown, {"email": "a@example.com"}).status_code == 404
+    _assert_401(api.get(WAITING_LIST_PATH.format(uuid=unknown), token="nope"))
+    assert api.http.post(API_PREFIX + WAITING_LIST_PATH.format(uuid="x")).status_code == 405
+    assert api.http.get(API_PREFIX + JOIN_WAITING_LIST_PATH.format(uuid="x")).status_code == 405
+    assert api.http.get(API_PREFIX + "/events/x/waiting_list/y").status_code == 404
+
+
+def test_waiting_list_pages_and_orders_entries_added_by_post(make_api: Callable[..., Api]) -> None:
+    client = make_api()
+    event = _open_for_waiting(client)[0]
+    uuid = event["uuid"]
+    path = WAITING_LIST_PATH.format(uuid=uuid)
+    before = _waiting(client, uuid)
+    count = client.app.waiting_list_count()
+    for n in range(25):
+        body = {"email": f"waiter{n}@example.com", "first_name": f"Wai{n % 7}", "last_name": f"Ter{n % 5}",
+                "quantity": (n % 4 + 1) if n % 2 else str(n % 4 + 1)}
+        response = _join(client, uuid, body)
+        assert response.status_code == 200, response.text
+        (entry,) = response.json()["waiting_list"]
+        assert set(response.json()) == {"waiting_list"} and set(entry) == WAITING_KEYS
+        assert entry["email"] == body["email"] and entry["quantity"] == str(n % 4 + 1)
+        assert entry["status"] == "waiting" and entry["created_on"]["utc"] == SANDBOX_NOW
+    total = len(before) + 25
+    assert client.app.waiting_list_count() == count + 25
+    first = client.json(path)
+    assert len(first["waiting_list"]) == 20
+    assert first["pagination"] == {"records": str(total), "position": "0", "rows": "20", "order_by": ""}
+    rest = client.json(path, position=20, rows=20)
+    assert len(rest["waiting_list"]) == total - 20 and rest["pagination"]["position"] == "20"
+    assert client.json(path, position=total)["waiting_list"] == []
+    full = _waiting(client, uuid)
+    assert _waiting(client, uuid, rows=20) == full == first["waiting_list"] + rest["waiting_list"]
+    assert full == client.app.waiting_list(uuid) and full[:len(before)] == before
+    assert len({e["uuid"] for e in full}) == total
+    descending = _waiting(client, uuid, order_by="created_descending")
+    assert [e["created_on"]["utc"] for e in descending] == sorted((e["created_on"]["utc"] for e in full), reverse=True)
+    by_name = _waiting(client, uuid, order_by="name_ascending")
+    names = [(e["last_name"].casefold(), e["first_name"].casefold()) for e in by_name]
+    assert names == sorted(names) and sorted(e["uuid"] for e in by_name) == sorted(e["uuid"] for e in full)
+    assert _waiting(client, uuid, order_by="starting") == full
+    bad = client.get(path, rows=19)
+    assert bad.status_code == 400 and bad.json() == {"statusCode": 400, "message": "rows must be between 20 and 100"}
+    assert client.get(path, order_by="newest").status_code == 400
+    assert _enabled(client.json(f"/events/{uuid}")["events"][0])
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (None, "The request body must be a JSON object"),
+    ([{"email": "a@example.com"}], "The request body must be a JSON object"),
+    ({}, "email is required"),
+    ({"email": "  "}, "email is required"),
+    ({"email": "not-an-address"}, "email address is invalid"),
+    ({"email": 42}, "email address is invalid"),
+    ({"email": "a@example.com", "first_name": "F" * 41}, "first_name can not exceed 40 characters"),
+    ({"email": "a@example.com", "last_name": "L" * 41}, "last_name should be less than or equal to 40 characters"),
+    ({"email": "a@example.com", "first_name": 5}, "first_name must be a string"),
+    ({"email": "a@example.com", "quantity": 0}, "quantity must be an integer between 1 and 4"),
+    ({"email": "a@example.com", "quantity": 5}, "quantity must be an integer between 1 and 4"),
+    ({"email": "a@example.com", "quantity": "two"}, "quantity must be an integer between 1 and 4"),
+    ({"email": "a@example.com", "quantity": "-1"}, "quantity must be an integer between 1 and 4"),
+    ({"email": "a@example.com", "quantity": 1.5}, "quantity must be an integer between 1 and 4"),
+    ({"email": "a@example.com", "quantity": True}, "quantity must be an integer between 1 and 4"),
+])
+def test_join_waiting_list_validation(api: Api, body: Any, message: str) -> None:
+    now = _utc(SANDBOX_NOW[:16])
+    event = next(e for e in api.events(status="published") if _enabled(e) and _utc(e["attending_on"][0]["utc"]) > now)
+    count = api.app.waiting_list_count()
+    response = _join(api, event["uuid"], content=b"{not json" if body is None else None, body=body)
+    assert response.status_code == 400
+    assert response.json() == {"statusCode": 400, "message": message}
+    assert api.app.waiting_list_count() == count
+
+
+def test_join_waiting_list_defaults_and_trimmed_values(make_api: Callable[..., Api]) -> None:
+    client = make_api()
+    uuid = _open_for_waiting(client)[0]["uuid"]
+    response = _join(client, uuid, {"email": "  Only.Email@Example.com ", "first_name": None})
+    assert response.status_code == 200
+    (entry,) = response.json()["waiting_list"]
+    assert (entry["email"], entry["first_name"], entry["last_name"], entry["quantity"]) == (
+        "Only.Email@Example.com", "", "", "1")
+    assert entry in _waiting(client, uuid)
+
+
+def test_join_waiting_list_refusals(make_api: Callable[..., Api]) -> None:
+    client = make_api()
+    now = _utc(SANDBOX_NOW[:16])
+    events = client.events()
+    body = {"email": "someone@example.com", "first_name": "Some", "last_name": "One", "quantity": 2}
+    # Not enabled: refused, and the list stays empty.
+    disabled = next(e for e in events if not _enabled(e) and _utc(e["attending_on"][0]["utc"]) > now)
+    response = _join(client, disabled["uuid"], body)
+    assert response.status_code == 400
+    assert response.json() == {"statusCode": 400, "message": "Waiting list is not enabled for this event"}
+    assert _waiting(client, disabled["uuid"]) == []
+    # The same e-mail twice on one event, whatever its case and spaces; another event takes it.
+    first, second = _open_for_waiting(client)[:2]
+    assert _join(client, first["uuid"], body).status_code == 200
+    again = _join(client, first["uuid"], {**body, "email": " SOMEONE@example.com "})
+    assert again.status_code == 400
+    assert again.json() == {"statusCode": 400, "message": "email address is already on the waiting list"}
+    assert sum(e["email"] == body["email"] for e in _waiting(client, first["uuid"])) == 1
+    assert _join(client, second["uuid"], body).status_code == 200
+    # Someone already listed by the sandbox counts too.
+    listed = next(e for e in events if _waiting(client, e["uuid"]) and _utc(e["attending_on"][0]["utc"]) > now)
+    taken = _waiting(client, listed["uuid"])[0]["email"]
+    assert _join(client, listed["uuid"], {"email": taken}).status_code == 400
+    # Started and cancelled events take no one.
+    started = next(e for e in events if _enabled(e) and _utc(e["attending_on"][0]["utc"]) <= now)
+    closed = _join(client, started["uuid"], body)
+    assert closed.status_code == 400 and closed.json()["message"] == "Booking has closed for this event"
+    assert client.post(f"/events/{second['uuid']}/cancel").status_code == 200
+    kept = _waiting(client, second["uuid"])
+    cancelled = _join(client, second["uuid"], {**body, "email": "late@example.com"})
+    assert cancelled.status_code == 400 and cancelled.json()["message"] == "Event is cancelled"
+    assert _waiting(client, second["uuid"]) == kept and kept
+
+
+def test_join_waiting_list_of_a_draft_is_refused(make_api: Callable[..., Api]) -> None:
+    client = make_api(seed=2)
+    draft = next(e for e in client.events(status="draft") if _enabled(e))
+    assert _waiting(client, draft["uuid"]) == []
+    response = _join(client, draft["uuid"], {"email": "early@example.com"})
+    assert response.status_code == 400 and response.json()["message"] == "Event is not published"
+
+
+def _all_waiting(client: Api) -> dict[str, list[dict[str, Any]]]:
+    return {e["uuid"]: _waiting(client, e["uuid"]) for e in client.events()}
+
+
+def test_advance_adds_and_removes_waiting_list_entries(make_api: Callable[..., Api]) -> None:
+    client = make_api()
+    joined = left = 0
+    after = _all_waiting(client)
+    for day in range(1, 4):
+        before, events = after, {e["uuid"]: e for e in client.events()}
+        summary = client.advance(1)
+        assert set(summary) == {"today"} | SUMMARY_KEYS
+        after = _all_waiting(client)
+        day_joined, day_left = summary["joined_waiting_list"], summary["left_waiting_list"]
+        joined, left = joined + day_joined, left + day_left
+        since, now = (f"{SANDBOX_START + dt.timedelta(days=d)} 06:00:00" for d in (day - 1, day))
+        added = removed = 0
+        for uuid, entries in after.items():
+            old = {e["uuid"]: e for e in before.get(uuid, [])}
+            new = {e["uuid"]: e for e in entries}
+            assert all(new[u] == old[u] for u in set(new) & set(old))  # entries that stay never change
+            fresh = [new[u] for u in set(new) - set(old)]
+            added += len(fresh)
+            removed += len(set(old) - set(new))
+            assert all(since < e["created_on"]["utc"] <= now for e in fresh)
+            assert len(fresh) <= 3
+            if fresh or set(old) - set(new):
+                event = events.get(uuid) or client.json(f"/events/{uuid}")["events"][0]
+                assert _enabled(event) and _utc(event["attending_on"][0]["utc"]) > _utc(since[:16])
+        assert (added, removed) == (day_joined, day_left)
+        assert client.app.waiting_list_count() == sum(map(len, after.values()))
+    assert joined > 0 and left > 0
+
+
+def test_waiting_lists_advance_two_days_as_one_day_twice(make_api: Callable[..., Api]) -> None:
+    at_once, stepwise, again = make_api(), make_api(), make_api()
+    assert _all_waiting(at_once) == _all_waiting(stepwise) == _all_waiting(again)
+    two = at_once.advance(2)
+    one = [stepwise.advance(1), stepwise.advance(1)]
+    for key in ("joined_waiting_list", "left_waiting_list"):
+        assert two[key] == one[0][key] + one[1][key]
+    assert two["joined_waiting_list"] > 0
+    assert _all_waiting(at_once) == _all_waiting(stepwise)
+    other = make_api(seed=SEED + 1)
+    assert _all_waiting(other) != _all_waiting(again)

@@ -1,9 +1,9 @@
-"""EventBookings: events, sessions, tickets, orders and attendees, over OAuth2.
+"""EventBookings: events, sessions, tickets, orders, attendees and waiting lists, over OAuth2.
 
 Every run lists all events (the API filters by neither update nor end time)
 and keeps those whose `updated_on` is at or after the last run's newest one,
 minus a lookback, plus every event still in the active window; the first run
-keeps them all. Sessions, tickets, orders and attendees are then re-read for
+keeps them all. Sessions, tickets, orders, attendees and waiting lists are then re-read for
 exactly those events. Attendees are versioned per event, so a ticket the
 vendor stops listing (refunded, or its event cancelled) is kept, retired on
 the day it was first seen gone.
@@ -134,6 +134,10 @@ CHILD_LISTS = (
               "Ticket holders of each event; key (`event_uuid`, `uuid`). One the vendor stopped "
               "listing keeps its last version, `_dlt_valid_to` set to when it was first seen gone.",
               VERSIONED, nullable_text=("checked_in_on__utc", "checked_in_on__local")),
+    ChildList("waiting_list", helpers.WAITING_LIST_PATH, "waiting_list", (EVENT_KEY, "uuid"),
+              "People on each event's waiting list; key (`event_uuid`, `uuid`). One who left the list "
+              "(or got a ticket) keeps the last version, `_dlt_valid_to` set to when first seen gone.",
+              VERSIONED),
 )
 
 

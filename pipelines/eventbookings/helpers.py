@@ -18,6 +18,7 @@ SESSIONS_PATH = "/events/{uuid}/sessions"
 TICKETS_PATH = "/events/{uuid}/tickets"
 ATTENDEES_PATH = "/events/{uuid}/attendees"
 ORDERS_PATH = "/events/{uuid}/orders"
+WAITING_LIST_PATH = "/events/{uuid}/waiting_list"
 
 # The documented bounds of `rows`; the largest page means the fewest requests.
 MIN_ROWS = 20

@@ -2,7 +2,8 @@
 
 Serves the OAuth2 token endpoint and the Events endpoints a reporting client
 reads: the event list, one event, and an event's sessions, tickets, attendees
-and orders, plus the cancel call (endpoint 42), over deterministic synthetic
+and orders, an event's waiting list and the calls to join it or cancel the
+event (endpoints 40, 41 and 42), over deterministic synthetic
 data (a function of ``seed``, ``scale`` and ``start_date``) and a simulated
 clock. The document's quirks are kept on purpose, as its examples show them:
 booleans and most numbers sent as strings, the ``pagination`` block echoing
@@ -97,6 +98,30 @@ Assumptions where the document is silent:
   "Event cancelled"}`` (400 if already cancelled): the event's status becomes
   "cancelled", every completed or partly refunded order is refunded in full
   at that moment, and its attendees leave the list.
+- Waiting lists (the document names endpoints 40 and 41 but shows no
+  payload): about 30% of events, fixed by the seed and the event's uuid, have
+  ``settings.waiting_list.enabled`` "true"; it is an event-level list, so
+  ticket levels keep ``enable_waiting_list`` "false". ``GET
+  /events/{uuid}/waiting_list`` pages like the other per-event lists (names
+  order by last then first name, ``starting`` as ``created_ascending``) and
+  answers ``{"waiting_list": [entry], "pagination": {...}}``, an empty list
+  when the event has none enabled. An entry is ``{"uuid", "email",
+  "first_name", "last_name", "quantity" (tickets wanted, "1"–"4"),
+  "created_on": {"utc", "local"} (``YYYY-MM-DD HH:MM:SS``), "status"
+  ("waiting")}``; one who leaves the list is no longer listed. Published
+  events with the list get 0–6 entries between booking opening and the start
+  (or now), from people of the pool in none of the event's orders. ``POST
+  /events/{uuid}/get_into_waiting_list`` takes a JSON object ``{"email"
+  (required), "first_name", "last_name" (at most 40 characters each,
+  default ""), "quantity" (1–4, an integer or a string of digits, default
+  1)}`` and answers 200 ``{"waiting_list": [entry]}`` created at the
+  simulated now. It is 400 in the error envelope, checked in this order, for a
+  body that is not a JSON object, a missing or invalid field, an event whose
+  waiting list is not enabled, a cancelled, draft or started event, and an
+  e-mail already on that list (compared without case or surrounding spaces).
+  Each advanced day removes about 10% of the entries of published events not
+  yet started and adds 0–3 more, from a random stream of its own, so no other
+  value depends on waiting lists. A cancelled event keeps its list as it was.
 - The simulated clock starts at 06:00 UTC of ``start_date``. Each advanced day
   adds events (starting 30–120 days ahead), renames or reschedules (by a few
   hours) some future events, adds orders to published events not yet started,
@@ -110,6 +135,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import random
 import re
 import secrets
@@ -126,6 +152,9 @@ DEMO_CLIENT_ID = "eventbookings-sandbox-client"
 DEMO_CLIENT_SECRET = "eventbookings-sandbox-secret"
 API_PREFIX = "/api"
 TOKEN_PATH = "/connect/token"
+# Below API_PREFIX; "{uuid}" is the event's.
+WAITING_LIST_PATH = "/events/{uuid}/waiting_list"
+JOIN_WAITING_LIST_PATH = "/events/{uuid}/get_into_waiting_list"
 
 
 @dataclass(frozen=True)
@@ -216,6 +245,17 @@ BIG_GROUP_RATE = 0.25
 SHORT_PRICE_RATE = 0.4
 ORDER_NUMBER_BASE = 100_001
 
+# Waiting lists draw from random streams of their own (see _build and _advance_one_day).
+WAITING_LIST_PER_MILLE = 300  # events with the list enabled
+INITIAL_WAITING = (0, 6)
+DAILY_WAITING = (0, 3)
+DAILY_LEAVE_RATE = 0.10
+WAITING_QUANTITIES = (1, 1, 1, 2, 2, 2, 3, 4)
+WAITING_QUANTITY_RANGE = (1, 4)
+WAITING_STATUS = "waiting"
+NAME_MAX_LENGTH = 40
+PERSON_DRAW_TRIES = 20
+
 # (timezone, currency, city, state, country, post code, latitude, longitude)
 REGIONS = (
     ("Australia/Melbourne", "AUD", "Melbourne", "Victoria", "Australia", "3000", "-37.8136", "144.9631"),
@@ -265,7 +305,10 @@ _V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _V4_SET = (0x4000 << 64) | (0x8000 << 48)
 # Salts of the uuids derived from an order's.
 _ATTENDEE_SALT, _LINE_SALT, _CHECK_IN_SALT, _PERSON_SALT, _COUPON_SALT, _ORG_SALT = range(1, 7)
+# Salt of waiting-list entry uuids (derived from the event's) and of the enabled flag.
+_WAITING_SALT = 7
 _DIGITS = re.compile(r"\d+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 # --------------------------------------------------------------------------
@@ -344,7 +387,7 @@ class Event:
         "key", "name", "base_name", "description", "category", "region", "venue", "street_number", "street",
         "start", "end", "created", "updated", "published", "listed", "cancelled", "short_prices", "levels",
         "sessions", "orders", "sold", "check_in_rate", "check_in_threshold", "check_in_until", "stats",
-        "lists",
+        "lists", "waiting_list", "waiting", "waiting_serial",
     )
 
     def __init__(self, **fields: Any) -> None:
@@ -356,6 +399,9 @@ class Event:
         self.check_in_until = 0
         self.stats: EventStats | None = None
         self.lists: dict[tuple[str, str], list[Any]] = {}  # sorted rows per (list, order_by)
+        self.waiting_list = False  # the waiting list is enabled
+        self.waiting: list[WaitingEntry] = []  # in joining order
+        self.waiting_serial = 0  # entries ever added, for their uuids
 
     @property
     def zone(self) -> ZoneInfo:
@@ -373,6 +419,10 @@ class Event:
         self.lists.clear()
         self.stats = None
 
+    def waiting_changed(self) -> None:
+        for key in [k for k in self.lists if k[0] == "waiting_list"]:
+            del self.lists[key]
+
 
 class EventStats(NamedTuple):
     orders: int  # not cancelled
@@ -383,6 +433,15 @@ class EventStats(NamedTuple):
 
 # One attendee: (order, place index within the order, line position).
 AttendeeRow = tuple[Order, int, int]
+
+
+class WaitingEntry(NamedTuple):
+    key: int
+    email: str
+    first_name: str
+    last_name: str
+    quantity: int
+    created: int
 
 
 class ApiError(Exception):
@@ -434,10 +493,10 @@ def _stamp(epoch: int) -> str:
     return time.strftime(TIMESTAMP_FORMAT, time.gmtime(epoch))
 
 
-def _pair(epoch: int, zone: ZoneInfo) -> dict[str, str]:
+def _pair(epoch: int, zone: ZoneInfo, fmt: str = MINUTE_FORMAT) -> dict[str, str]:
     return {
-        "utc": time.strftime(MINUTE_FORMAT, time.gmtime(epoch)),
-        "local": dt.datetime.fromtimestamp(epoch, zone).strftime(MINUTE_FORMAT),
+        "utc": time.strftime(fmt, time.gmtime(epoch)),
+        "local": dt.datetime.fromtimestamp(epoch, zone).strftime(fmt),
     }
 
 
@@ -575,6 +634,8 @@ _EVENT_SETTINGS = {
         {"type": "email", "enabled": "false", "level": "ticket", "condition": {"contact_list": []}},
     ],
 }
+_WAITING_LIST_OFF = _EVENT_SETTINGS["waiting_list"]
+_WAITING_LIST_ON = {**_WAITING_LIST_OFF, "enabled": "true"}
 _ORDER_FORM = {
     "name": "order_form",
     "value": {
@@ -610,7 +671,8 @@ _TAGS = [{"uuid": "", "name": "", "description": "", "url": "", "image": ""}]
 # The sandbox
 # --------------------------------------------------------------------------
 
-Handler = Callable[["EventBookingsSandbox", Mapping[str, list[str]], "Event | None"], SandboxResponse]
+# (sandbox, query, event of the path or None, request body) -> response
+Handler = Callable[["EventBookingsSandbox", Mapping[str, list[str]], "Event | None", bytes], SandboxResponse]
 
 
 class EventBookingsSandbox(SandboxApp):
@@ -618,7 +680,10 @@ class EventBookingsSandbox(SandboxApp):
 
     Test hooks besides HTTP: ``tokens_issued`` counts successful token grants,
     ``requests_served`` counts requests to the API (not to the token endpoint),
-    and ``revoke_tokens()`` makes every issued token unknown.
+    ``revoke_tokens()`` makes every issued token unknown, ``waiting_list_count()``
+    counts the entries on every waiting list, ``waiting_list(event_uuid)`` gives
+    an event's entries as served (``created_ascending``). Advancing reports the
+    entries added (``joined_waiting_list``) and removed (``left_waiting_list``).
     """
 
     vendor = "eventbookings"
@@ -671,6 +736,18 @@ class EventBookingsSandbox(SandboxApp):
         with self.lock:
             return list(self._tokens)
 
+    @synchronized
+    def waiting_list_count(self) -> int:
+        """Entries on the waiting lists of all events."""
+        return sum(len(event.waiting) for event in self._events)
+
+    @synchronized
+    def waiting_list(self, event_uuid: str) -> list[dict[str, Any]]:
+        """An event's waiting list as ``GET .../waiting_list`` serves it; KeyError for an unknown uuid."""
+        event = self._events_by_uuid[event_uuid.lower()]
+        entries = self._event_list(event, "waiting_list", DEFAULT_ORDER_BY)
+        return [self._waiting_json(event, entry) for entry in entries]
+
     # ---- building -------------------------------------------------------
 
     def _build(self) -> None:
@@ -707,6 +784,7 @@ class EventBookingsSandbox(SandboxApp):
                     self._partially_refund(rng, event, order, _random_epoch(rng, order.created, closes))
         self._number(placed)
         self._record_check_ins()
+        self._build_waiting_lists(now)
 
     def _new_event(self, rng: random.Random, first_day: dt.date) -> Event:
         region = rng.randrange(len(REGIONS))
@@ -828,6 +906,8 @@ class EventBookingsSandbox(SandboxApp):
             session.created = session.updated = created
 
     def _add_event(self, event: Event) -> None:
+        bits = _mix(self.seed, event.key >> 64, event.key & _MASK64, _WAITING_SALT)
+        event.waiting_list = bits % 1000 < WAITING_LIST_PER_MILLE
         self._events.append(event)
         self._events_by_uuid[_uuid(event.key)] = event
         self._events_changed()
@@ -1004,6 +1084,67 @@ class EventBookingsSandbox(SandboxApp):
         span = max(event.check_in_until - low, 0)
         return low + _mix(bits, 1) % (span + 1)
 
+    # ---- waiting lists ----------------------------------------------------------
+
+    def _waiting_rng(self, part: str) -> random.Random:
+        return random.Random(f"eventbookings:{self.seed}:{self.scale}:waiting_list:{part}")
+
+    def _build_waiting_lists(self, now: int) -> None:
+        rng = self._waiting_rng("build")
+        for event in self._events:
+            if event.waiting_list and event.published:
+                count = rng.randint(*INITIAL_WAITING)
+                self._add_waiting(rng, event, count, event.created, min(event.start, now))
+
+    def _add_waiting(self, rng: random.Random, event: Event, count: int, low: int, high: int) -> int:
+        """Up to ``count`` people of the pool join between ``low`` and ``high``; how many did."""
+        if count <= 0:
+            return 0
+        taken = {i for order in event.orders for i in (order.buyer, *order.persons)}
+        listed = {entry.email.strip().casefold() for entry in event.waiting}
+        people = self.people
+        added = 0
+        for moment in sorted(_random_epoch(rng, low, high) for _ in range(count)):
+            quantity = rng.choice(WAITING_QUANTITIES)
+            for _ in range(PERSON_DRAW_TRIES):
+                index = rng.randrange(len(people))
+                person = people[index]
+                email = person.email.strip().casefold()
+                if index not in taken and email not in listed:
+                    break
+            else:
+                continue
+            listed.add(email)
+            self._join_waiting(event, person.email, person.first_name, person.last_name, quantity, moment)
+            added += 1
+        return added
+
+    @staticmethod
+    def _join_waiting(event: Event, email: str, first_name: str, last_name: str, quantity: int,
+                      moment: int) -> WaitingEntry:
+        entry = WaitingEntry(_derived_key(event.key, _WAITING_SALT, event.waiting_serial), email, first_name,
+                             last_name, quantity, moment)
+        event.waiting_serial += 1
+        event.waiting.append(entry)
+        event.waiting_changed()
+        return entry
+
+    def _move_waiting_lists(self, since: int, now: int) -> tuple[int, int]:
+        """A day on the waiting lists of events not yet started: (joined, left)."""
+        rng = self._waiting_rng(f"day:{self.today.isoformat()}")
+        joined = left = 0
+        for event in self._events:
+            if not event.waiting_list or not event.published or event.cancelled or event.start <= now:
+                continue
+            staying = [entry for entry in event.waiting if rng.random() >= DAILY_LEAVE_RATE]
+            if len(staying) < len(event.waiting):
+                left += len(event.waiting) - len(staying)
+                event.waiting = staying
+                event.waiting_changed()
+            count = rng.randint(*DAILY_WAITING)
+            joined += self._add_waiting(rng, event, count, max(since + 1, event.created), now)
+        return joined, left
+
     # ---- sorted lists (cached until the rows change) ---------------------------
 
     def _sorted_events(self, order_by: str) -> list[Event]:
@@ -1037,6 +1178,12 @@ class EventBookingsSandbox(SandboxApp):
         elif kind == "orders":
             primary = (lambda o: o.number) if by_name else (lambda o: o.created)
             rows = _sorted(event.orders, primary, lambda o: o.key, descending)
+        elif kind == "waiting_list":
+            primary = (
+                (lambda w: (w.last_name.casefold(), w.first_name.casefold())) if by_name
+                else (lambda w: w.created)
+            )
+            rows = _sorted(event.waiting, primary, lambda w: w.key, descending)
         else:
             attendees = [row for order in event.orders for row in self._order_attendees(event, order)]
             keys = {(row[0].key, row[1]): self._attendee_key(row) for row in attendees}
@@ -1068,6 +1215,7 @@ class EventBookingsSandbox(SandboxApp):
         counts["refunds"], counts["partial_refunds"] = self._refund_some(rng, upcoming, since, now)
         counts["cancelled_events"] = self._cancel_some(rng, upcoming)
         counts["check_ins"] = self._record_check_ins()
+        counts["joined_waiting_list"], counts["left_waiting_list"] = self._move_waiting_lists(since, now)
         return counts
 
     def _add_new_events(self, rng: random.Random, since: int, now: int) -> int:
@@ -1170,7 +1318,7 @@ class EventBookingsSandbox(SandboxApp):
             if event is None:
                 return _error(404, "Event not found")
         try:
-            return handler(self, query, event)
+            return handler(self, query, event, body)
         except ApiError as error:
             return error.response()
 
@@ -1220,7 +1368,8 @@ class EventBookingsSandbox(SandboxApp):
 
     # ---- endpoints --------------------------------------------------------
 
-    def _get_events(self, query: Mapping[str, list[str]], _: Event | None) -> SandboxResponse:
+    def _get_events(self, query: Mapping[str, list[str]], _: Event | None,
+                    _body: bytes = b"") -> SandboxResponse:
         position, rows, order_by = _paging(query)
         events: Sequence[Event] = self._sorted_events(order_by or DEFAULT_ORDER_BY)
         status = _param(query, "status")
@@ -1247,11 +1396,13 @@ class EventBookingsSandbox(SandboxApp):
             "pagination": _pagination(len(events), position, rows, order_by),
         })
 
-    def _get_event(self, _: Mapping[str, list[str]], event: Event | None) -> SandboxResponse:
+    def _get_event(self, _: Mapping[str, list[str]], event: Event | None,
+                   _body: bytes = b"") -> SandboxResponse:
         assert event is not None
         return SandboxResponse.json({"events": [self._event_json(event)]})
 
-    def _get_sessions(self, query: Mapping[str, list[str]], event: Event | None) -> SandboxResponse:
+    def _get_sessions(self, query: Mapping[str, list[str]], event: Event | None,
+                      _body: bytes = b"") -> SandboxResponse:
         assert event is not None
         position, rows, order_by = _paging(query)
         sessions = self._event_list(event, "sessions", order_by or DEFAULT_ORDER_BY)
@@ -1276,23 +1427,50 @@ class EventBookingsSandbox(SandboxApp):
             "pagination": _pagination(len(items), position, rows, order_by),
         })
 
-    def _get_tickets(self, query: Mapping[str, list[str]], event: Event | None) -> SandboxResponse:
+    def _get_tickets(self, query: Mapping[str, list[str]], event: Event | None,
+                     _body: bytes = b"") -> SandboxResponse:
         assert event is not None
         sold = self._level_sold(event)
         return self._child_list(query, event, "tickets", lambda e, lv: self._level_json(e, lv, sold))
 
-    def _get_attendees(self, query: Mapping[str, list[str]], event: Event | None) -> SandboxResponse:
+    def _get_attendees(self, query: Mapping[str, list[str]], event: Event | None,
+                       _body: bytes = b"") -> SandboxResponse:
         return self._child_list(query, event, "attendees", self._attendee_json)
 
-    def _get_orders(self, query: Mapping[str, list[str]], event: Event | None) -> SandboxResponse:
+    def _get_orders(self, query: Mapping[str, list[str]], event: Event | None,
+                    _body: bytes = b"") -> SandboxResponse:
         return self._child_list(query, event, "orders", self._order_json)
 
-    def _post_cancel(self, _: Mapping[str, list[str]], event: Event | None) -> SandboxResponse:
+    def _post_cancel(self, _: Mapping[str, list[str]], event: Event | None,
+                     _body: bytes = b"") -> SandboxResponse:
         assert event is not None
         if event.cancelled:
             raise ApiError(400, "Event is already cancelled")
         self._cancel_event(event)
         return SandboxResponse.json({"statusCode": 200, "message": "Event cancelled"})
+
+    def _get_waiting_list(self, query: Mapping[str, list[str]], event: Event | None,
+                          _body: bytes = b"") -> SandboxResponse:
+        return self._child_list(query, event, "waiting_list", self._waiting_json)
+
+    def _post_waiting_list(self, _: Mapping[str, list[str]], event: Event | None,
+                           body: bytes = b"") -> SandboxResponse:
+        assert event is not None
+        email, first_name, last_name, quantity = _waiting_request(body)
+        now = _epoch(self.now)
+        if not event.waiting_list:
+            raise ApiError(400, "Waiting list is not enabled for this event")
+        if event.cancelled:
+            raise ApiError(400, "Event is cancelled")
+        if not event.published:
+            raise ApiError(400, "Event is not published")
+        if event.start <= now:
+            raise ApiError(400, "Booking has closed for this event")
+        wanted = email.casefold()
+        if any(entry.email.strip().casefold() == wanted for entry in event.waiting):
+            raise ApiError(400, "email address is already on the waiting list")
+        entry = self._join_waiting(event, email, first_name, last_name, quantity, now)
+        return SandboxResponse.json({"waiting_list": [self._waiting_json(event, entry)]})
 
     # ---- payload builders -------------------------------------------------
 
@@ -1432,6 +1610,7 @@ class EventBookingsSandbox(SandboxApp):
                 "booking_ends_on": {"continue_until_event_ends": "false", **start, "level": "event"},
                 "event_capacity": sum(lv.quantity * lv.included for lv in event.levels),
                 **_EVENT_SETTINGS,
+                "waiting_list": _WAITING_LIST_ON if event.waiting_list else _WAITING_LIST_OFF,
             },
             "ticket_instruction": "Show your digital pass at the door.",
             "custom_attributes": _CUSTOM_ATTRIBUTES,
@@ -1654,8 +1833,58 @@ class EventBookingsSandbox(SandboxApp):
         }
 
 
+    def _waiting_json(self, event: Event, entry: WaitingEntry) -> dict[str, Any]:
+        return {
+            "uuid": _uuid(entry.key),
+            "email": entry.email,
+            "first_name": entry.first_name,
+            "last_name": entry.last_name,
+            "quantity": str(entry.quantity),
+            "created_on": _pair(entry.created, event.zone, TIMESTAMP_FORMAT),
+            "status": WAITING_STATUS,
+        }
+
+
 def _flag(value: bool) -> str:
     return "true" if value else "false"
+
+
+def _waiting_request(body: bytes) -> tuple[str, str, str, int]:
+    """(email, first name, last name, quantity) of a request to join a waiting list."""
+    try:
+        fields = json.loads(body.decode("utf-8")) if body.strip() else None
+    except (UnicodeDecodeError, ValueError):
+        fields = None
+    if not isinstance(fields, dict):
+        raise ApiError(400, "The request body must be a JSON object")
+    email = fields.get("email")
+    if email is None or (isinstance(email, str) and not email.strip()):
+        raise ApiError(400, "email is required")
+    if not isinstance(email, str) or not _EMAIL.fullmatch(email.strip()):
+        raise ApiError(400, "email address is invalid")
+    names = []
+    for name, message in (("first_name", "first_name can not exceed 40 characters"),
+                          ("last_name", "last_name should be less than or equal to 40 characters")):
+        value = fields.get(name)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise ApiError(400, f"{name} must be a string")
+        if len(value.strip()) > NAME_MAX_LENGTH:
+            raise ApiError(400, message)
+        names.append(value.strip())
+    raw = fields.get("quantity", 1)
+    low, high = WAITING_QUANTITY_RANGE
+    if isinstance(raw, str) and _DIGITS.fullmatch(raw.strip()):
+        raw = int(raw.strip())
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        raise ApiError(400, f"quantity must be an integer between {low} and {high}")
+    return email.strip(), names[0], names[1], raw
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """A path such as WAITING_LIST_PATH as a route pattern: "{uuid}" becomes the group."""
+    return re.compile(re.escape(path).replace(re.escape("{uuid}"), "([^/]+)"))
 
 
 # Routes below API_PREFIX: (path pattern, {method: handler}); the pattern's group is the event uuid.
@@ -1667,6 +1896,8 @@ ROUTES: tuple[tuple[re.Pattern[str], dict[str, Handler]], ...] = (
     (re.compile(r"/events/([^/]+)/attendees"), {"GET": EventBookingsSandbox._get_attendees}),
     (re.compile(r"/events/([^/]+)/orders"), {"GET": EventBookingsSandbox._get_orders}),
     (re.compile(r"/events/([^/]+)/cancel"), {"POST": EventBookingsSandbox._post_cancel}),
+    (_path_pattern(WAITING_LIST_PATH), {"GET": EventBookingsSandbox._get_waiting_list}),
+    (_path_pattern(JOIN_WAITING_LIST_PATH), {"POST": EventBookingsSandbox._post_waiting_list}),
 )
 
 

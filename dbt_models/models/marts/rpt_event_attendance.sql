@@ -3,11 +3,13 @@
 -- attendance at BRP, registrations at Icareus) is NULL, never 0.
 {%- set records_registrations = vendor_provides('events.vendor', 'registrations') %}
 {%- set records_attendance = vendor_provides('events.vendor', 'session_attendance') %}
+{%- set keeps_waiting_lists = vendor_provides('events.vendor', 'waiting_list') %}
 with registrations as (
     select
         event_key,
         cast(sum(case when status = 'registered' then 1 else 0 end) as bigint) as registrations,
-        cast(sum(case when status = 'cancelled' then 1 else 0 end) as bigint) as cancellations
+        cast(sum(case when status = 'cancelled' then 1 else 0 end) as bigint) as cancellations,
+        cast(sum(case when status = 'waitlisted' then 1 else 0 end) as bigint) as waitlisted
     from {{ ref('fct_registrations') }}
     group by event_key
 ),
@@ -86,6 +88,7 @@ select
             ) as double) / events.capacity
     end as fill_rate,
     case when {{ records_registrations }} then coalesce(registrations.cancellations, 0) end as cancellations,
+    case when {{ keeps_waiting_lists }} then coalesce(registrations.waitlisted, 0) end as waitlisted,
     -- Attendance figures exist once an event has started, at vendors that record attendance.
     case
         when {{ records_attendance }} and events.starts_at <= current_timestamp

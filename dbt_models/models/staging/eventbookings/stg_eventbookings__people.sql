@@ -1,7 +1,10 @@
--- Everyone EventBookings names: ticket holders and buyers.
+-- Everyone EventBookings names: ticket holders, buyers and people waiting for a ticket.
 with named as (
     select vendor_person_id, email, first_name, last_name, updated_at as seen_at
     from {{ ref('stg_eventbookings__attendees') }}
+    union all
+    select vendor_person_id, email, first_name, last_name, joined_at
+    from {{ ref('stg_eventbookings__waiting_list') }}
     union all
     select vendor_person_id, email, first_name, last_name, updated_at
     from {{ ref('stg_eventbookings__orders') }}

@@ -1,4 +1,5 @@
--- Each ticket holder is a registration for the event.
+-- Each ticket holder is a registration for the event; each person on its
+-- waiting list is one too, `waitlisted`.
 select
     vendor,
     vendor_event_id,
@@ -13,3 +14,17 @@ select
     status,
     cancelled_at
 from {{ ref('stg_eventbookings__attendees') }}
+union all
+select
+    vendor,
+    vendor_event_id,
+    vendor_entry_id as vendor_registration_id,
+    vendor_person_id,
+    email,
+    first_name,
+    last_name,
+    joined_at as registered_at,
+    cast(null as timestamptz) as first_seen_at,
+    status,
+    cast(null as timestamptz) as cancelled_at
+from {{ ref('stg_eventbookings__waiting_list') }}
