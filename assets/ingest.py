@@ -12,7 +12,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, pipelines_dir
-from pipelines.http import VendorError
+from pipelines.http import vendor_error_behind
 from pipelines.vendor import Vendor
 
 LOADER_FILE_FORMAT = "parquet"  # 10-50x faster into DuckDB than dlt's insert_values
@@ -67,7 +67,7 @@ def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
                 loader_file_format=LOADER_FILE_FORMAT,
             )
         except PipelineStepFailed as failed:
-            cause = _vendor_error(failed)
+            cause = vendor_error_behind(failed)
             if cause is None:
                 raise
             # The vendor's own error (already redacted) says what went wrong; dlt's
@@ -75,14 +75,3 @@ def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(cause)) from failed
 
     return load_vendor
-
-
-def _vendor_error(error: BaseException) -> VendorError | None:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, VendorError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None

@@ -75,6 +75,18 @@ class VendorError(RuntimeError):
         return cls(args[0], request, *args[2:])
 
 
+def vendor_error_behind(error: BaseException) -> VendorError | None:
+    """The vendor error an exception was raised from (dlt wraps source errors), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, VendorError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 class VendorHTTPError(VendorError):
     """Final HTTP or transport failure; `status` is None when no response arrived."""
 

@@ -1,12 +1,15 @@
-"""What every sandbox test client shares: a keep-alive connection and the simulated clock."""
+"""What every sandbox test client shares: a keep-alive connection, the simulated clock, and
+sandboxes served for one test."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from pipelines.sandbox import SandboxServer
+from pipelines.sandbox import SandboxApp, SandboxServer
 
 
 class SandboxClient:
@@ -23,3 +26,29 @@ class SandboxClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closable)
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[Callable[[SandboxApp, Callable[[SandboxServer], C]], C]]:
+    """Serves sandboxes for one test, each with its client; every one is stopped at the end."""
+    opened: list[tuple[SandboxServer, _Closable]] = []
+
+    def serve(app: SandboxApp, client_for: Callable[[SandboxServer], C]) -> C:
+        server = SandboxServer(app).start()
+        client = client_for(server)
+        opened.append((server, client))
+        return client
+
+    try:
+        yield serve
+    finally:
+        for server, client in opened:
+            client.close()
+            server.stop()

@@ -26,7 +26,7 @@ from pipelines.brp.sandbox import (
 from pipelines.sandbox import PersonPool, SandboxApp, SandboxResponse, SandboxServer
 from tests.brp_crawl import Crawl, crawl, stockholm_to_utc
 from tests.conftest import SANDBOX_START
-from tests.sandbox_client import SandboxClient
+from tests.sandbox_client import SandboxClient, serving
 
 SEED = 7
 STOCKHOLM = ZoneInfo(TIMEZONE)
@@ -96,18 +96,8 @@ def everything(api: Api) -> Crawl:
 
 @pytest.fixture
 def make_api() -> Iterator[Callable[..., Api]]:
-    opened: list[tuple[SandboxServer, Api]] = []
-
-    def make(**kwargs: Any) -> Api:
-        server = SandboxServer(_app(**kwargs)).start()
-        client = Api(server)
-        opened.append((server, client))
-        return client
-
-    yield make
-    for server, client in opened:
-        client.close()
-        server.stop()
+    with serving() as serve:
+        yield lambda **kwargs: serve(_app(**kwargs), Api)
 
 
 def _errors(response: httpx.Response) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.brp import brp_source
 from pipelines.brp.sandbox import DEMO_API_KEY, BrpSandbox
-from pipelines.http import VendorAuthError, VendorError, VendorResponseError
+from pipelines.http import VendorAuthError, VendorError, VendorResponseError, vendor_error_behind
 from pipelines.sandbox import SandboxServer
 from tests.brp_crawl import crawl, stockholm_to_utc
 from tests.conftest import SANDBOX_START
@@ -173,9 +173,7 @@ def test_times_are_utc_across_the_daylight_saving_change(start, tmp_path):
 def _failure(server: SandboxServer, tmp_path: Path, **overrides) -> VendorError:
     with pytest.raises(PipelineStepFailed) as failed:
         _run(server, tmp_path, **overrides)
-    cause: BaseException | None = failed.value
-    while cause is not None and not isinstance(cause, VendorError):
-        cause = cause.__cause__ or cause.__context__
+    cause = vendor_error_behind(failed.value)
     assert cause is not None, failed.value
     return cause
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import subprocess
 
 import dagster as dg
 import duckdb
@@ -12,6 +14,8 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from assets.freshness import CHECKED_ASSET
 from assets.runner import run_daily_load
+from assets.settings import DBT_PROJECT_DIR
+from assets.transform import dbt_executable
 from tests.readback import query
 
 pytestmark = pytest.mark.e2e
@@ -154,8 +158,6 @@ def _opus_from_raw(warehouse):
 
 
 def _eventbookings_from_raw(warehouse):
-    import json
-
     events = {}
     for uuid, attending_on in query(warehouse, "select uuid, attending_on from raw_eventbookings.events"):
         pairs = json.loads(attending_on)
@@ -215,12 +217,6 @@ def test_the_rates_recomputed_straight_from_the_raw_tables_agree_exactly(
 
 
 def test_dbt_docs_generate_works_and_every_mart_column_is_described(opus_configured, warehouse, instance, tmp_path):
-    import json
-    import subprocess
-
-    from assets.settings import DBT_PROJECT_DIR
-    from assets.transform import dbt_executable
-
     _load(warehouse, opus_configured.app.today.isoformat(), instance)
     target = tmp_path / "dbt_docs"
     generated = subprocess.run(

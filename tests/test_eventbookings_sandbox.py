@@ -28,7 +28,7 @@ from pipelines.opus.sandbox import DEMO_API_KEY as OPUS_KEY
 from pipelines.opus.sandbox import OpusSandbox
 from pipelines.sandbox import SandboxServer
 from tests.conftest import SANDBOX_START
-from tests.sandbox_client import SandboxClient
+from tests.sandbox_client import SandboxClient, serving
 
 SEED = 7
 CREDENTIALS = {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET, "grant_type": "client_credentials"}
@@ -143,18 +143,8 @@ def everything(api: Api) -> dict[str, Any]:
 @pytest.fixture
 def make_api() -> Iterator[Callable[..., Api]]:
     """Fresh sandboxes for tests that move the clock or write."""
-    opened: list[tuple[SandboxServer, Api]] = []
-
-    def make(**kwargs: Any) -> Api:
-        server = SandboxServer(_app(**kwargs)).start()
-        client = Api(server)
-        opened.append((server, client))
-        return client
-
-    yield make
-    for server, client in opened:
-        client.close()
-        server.stop()
+    with serving() as serve:
+        yield lambda **kwargs: serve(_app(**kwargs), Api)
 
 
 def _crawl(api: Api) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines.eventbookings import api_client, eventbookings_source
 from pipelines.eventbookings.helpers import clean_ticket, page_rows, paginate, split_url
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
-from pipelines.http import RetryPolicy, VendorAuthError, VendorClient, VendorResponseError
+from pipelines.http import (
+    RetryPolicy,
+    VendorAuthError,
+    VendorClient,
+    VendorResponseError,
+    vendor_error_behind,
+)
 from pipelines.sandbox import SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.eventbookings_crawl import crawl
@@ -133,9 +139,7 @@ def test_a_wrong_secret_fails_fast_naming_eventbookings_and_never_the_secret(
     caplog.set_level(logging.DEBUG)
     with pytest.raises(PipelineStepFailed) as failure:
         _run(eventbookings_server, tmp_path, client_secret=WRONG_SECRET)
-    cause = failure.value.__cause__
-    while cause is not None and not isinstance(cause, VendorAuthError):
-        cause = cause.__cause__ or cause.__context__
+    cause = vendor_error_behind(failure.value)
     assert isinstance(cause, VendorAuthError)
     message = str(cause)
     assert message.startswith("EventBookings POST /connect/token: client credentials rejected")

@@ -25,7 +25,7 @@ from pipelines.icareus.sandbox import (
 )
 from pipelines.sandbox import SandboxServer
 from tests.conftest import SANDBOX_START
-from tests.sandbox_client import SandboxClient
+from tests.sandbox_client import SandboxClient, serving
 
 SEED = 7
 LOOPBACK = "127.0.0.1"
@@ -173,18 +173,11 @@ def api() -> Iterator[Api]:
 
 @pytest.fixture
 def make_api() -> Iterator[Callable[..., Api]]:
-    opened: list[tuple[SandboxServer, Api]] = []
-
     def make(client: dict[str, Any] | None = None, **kwargs: Any) -> Api:
-        server = SandboxServer(_app(**kwargs)).start()
-        made = Api(server, **(client or {}))
-        opened.append((server, made))
-        return made
+        return serve(_app(**kwargs), lambda server: Api(server, **(client or {})))
 
-    yield make
-    for server, client in opened:
-        client.close()
-        server.stop()
+    with serving() as serve:
+        yield make
 
 
 def _now_ms(app: IcareusSandbox) -> int:

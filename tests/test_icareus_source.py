@@ -11,7 +11,13 @@ import dlt
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.http import VendorAuthError, VendorClient, VendorError, VendorResponseError
+from pipelines.http import (
+    VendorAuthError,
+    VendorClient,
+    VendorError,
+    VendorResponseError,
+    vendor_error_behind,
+)
 from pipelines.icareus import helpers, icareus_source
 from pipelines.icareus.helpers import SignedToken
 from pipelines.icareus.sandbox import IcareusSandbox
@@ -53,11 +59,9 @@ def _run(server: SandboxServer, tmp_path: Path, **overrides) -> Path:
 
 
 def _vendor_error(failed: BaseException) -> VendorError:
-    current: BaseException | None = failed
-    while current is not None and not isinstance(current, VendorError):
-        current = current.__cause__ or current.__context__
-    assert current is not None, f"no vendor error behind {failed!r}"
-    return current
+    found = vendor_error_behind(failed)
+    assert found is not None, f"no vendor error behind {failed!r}"
+    return found
 
 
 @pytest.fixture

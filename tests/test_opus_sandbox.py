@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.opus.sandbox import DEMO_API_KEY, SCALES, OpusSandbox
 from pipelines.sandbox import SandboxApp, SandboxResponse, SandboxServer, synchronized
-from tests.sandbox_client import SandboxClient
+from tests.sandbox_client import SandboxClient, serving
 
 START = dt.date(2026, 5, 1)
 KEY = DEMO_API_KEY
@@ -115,18 +115,12 @@ def api() -> Iterator[Api]:
 @pytest.fixture
 def make_api() -> Iterator[Callable[..., Api]]:
     """Fresh sandboxes for tests that move the clock or write."""
-    opened: list[tuple[SandboxServer, Api]] = []
-
     def make(seed: int = 1, scale: str = "small", key: str = KEY) -> Api:
-        server = SandboxServer(OpusSandbox(seed=seed, scale=scale, start_date=START, api_key=key)).start()
-        client = Api(server, key)
-        opened.append((server, client))
-        return client
+        app = OpusSandbox(seed=seed, scale=scale, start_date=START, api_key=key)
+        return serve(app, lambda server: Api(server, key))
 
-    yield make
-    for server, client in opened:
-        client.close()
-        server.stop()
+    with serving() as serve:
+        yield make
 
 
 def _ended_event(api: Api) -> str:

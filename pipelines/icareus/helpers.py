@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import logging
 import math
 import re
@@ -118,17 +119,13 @@ class SignedToken(httpx.Auth):
 
 def describe_error(text: str) -> str | None:
     """The vendor's `{"status": "error", "message": ...}` body as one line."""
-    payload = _json(text)
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None
     if isinstance(payload, Mapping) and payload.get("message"):
         return f'status "{payload.get("status")}": {payload["message"]}'
     return None
-
-
-def _json(text: str) -> Any:
-    try:
-        return httpx.Response(200, content=text.encode()).json()
-    except ValueError:
-        return None
 
 
 def read_event(client: VendorClient, organization_id: int, event_id: int) -> Row:

@@ -9,7 +9,9 @@ with registrations as (
         event_key,
         cast(sum(case when status = 'registered' then 1 else 0 end) as bigint) as registrations,
         cast(sum(case when status = 'cancelled' then 1 else 0 end) as bigint) as cancellations,
-        cast(sum(case when status = 'waitlisted' then 1 else 0 end) as bigint) as waitlisted
+        cast(sum(case when status = 'waitlisted' then 1 else 0 end) as bigint) as waitlisted,
+        -- fct_registrations says who came; a no-show exists once the event is over.
+        cast(sum(case when attendance_status = 'no_show' then 1 else 0 end) as bigint) as no_shows
     from {{ ref('fct_registrations') }}
     group by event_key
 ),
@@ -28,22 +30,6 @@ timed_vendors as (
     select distinct vendor
     from {{ ref('fct_session_attendance') }}
     where seconds_attended is not null
-),
-
-attended_people as (
-    select distinct event_key, person_key
-    from {{ ref('fct_session_attendance') }}
-    where attended
-),
-
-no_shows as (
-    select registered.event_key, cast(count(*) as bigint) as no_shows
-    from {{ ref('fct_registrations') }} as registered
-    left join attended_people
-        on attended_people.event_key = registered.event_key
-        and attended_people.person_key = registered.person_key
-    where registered.status = 'registered' and attended_people.person_key is null
-    group by registered.event_key
 ),
 
 -- Vendors that sell tickets; the others get NULL orders and revenue.
@@ -97,7 +83,7 @@ select
     -- No-shows only exist once an event is over.
     case
         when {{ records_attendance }} and events.ends_at < current_timestamp
-            then coalesce(no_shows.no_shows, 0)
+            then coalesce(registrations.no_shows, 0)
     end as no_shows,
     case
         when {{ records_attendance }} and events.ends_at < current_timestamp and registrations.registrations > 0
@@ -105,7 +91,7 @@ select
     end as attendance_rate,
     case
         when {{ records_attendance }} and events.ends_at < current_timestamp and registrations.registrations > 0
-            then cast(coalesce(no_shows.no_shows, 0) as double) / registrations.registrations
+            then cast(coalesce(registrations.no_shows, 0) as double) / registrations.registrations
     end as no_show_rate,
     case
         when {{ records_registrations }}
@@ -133,7 +119,6 @@ select
 from {{ ref('dim_events') }} as events
 left join registrations on registrations.event_key = events.event_key
 left join attendance on attendance.event_key = events.event_key
-left join no_shows on no_shows.event_key = events.event_key
 left join timed_vendors on timed_vendors.vendor = events.vendor
 left join selling_vendors on selling_vendors.vendor = events.vendor
 left join orders on orders.event_key = events.event_key
