@@ -21,7 +21,14 @@ from rich.table import Table
 
 from assets import dashboard
 from assets.runner import CROSS_VENDOR, LoadOutcome, run_daily_load, run_instance
-from assets.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, dagster_home, pipelines_dir, warehouse_path
+from assets.settings import (
+    DEFAULT_WAREHOUSE,
+    WAREHOUSE_ENV,
+    dagster_home,
+    freshness_hours,
+    pipelines_dir,
+    warehouse_path,
+)
 from pipelines.registry import VENDORS
 from pipelines.sandbox import SandboxServer
 
@@ -70,6 +77,11 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> int:
     console = Console()
     warehouse = warehouse_path(args.warehouse)
+    try:
+        freshness_hours()
+    except ValueError as problem:
+        console.print(str(problem), style="red", markup=False)
+        return 2
     with console.status(f"Loading into {warehouse} …"), _run_log(warehouse) as log_file:
         outcome = run_daily_load(warehouse, as_of=args.as_of)
     print_outcome(console, outcome)

@@ -31,13 +31,14 @@ EMPTY = "–"  # what a NULL figure shows as: the vendor cannot give it, which i
 TOP_SESSIONS = 30
 
 EVENTS_SQL = """
-    select event_key, vendor, name, starts_at at time zone 'UTC' as starts_at, registrations, attendees,
+    select event_key, vendor, name, starts_at at time zone 'UTC' as starts_at,
+           coalesce(ends_at, starts_at) at time zone 'UTC' as ends_at, registrations, attendees, no_shows,
            attendance_rate, no_show_rate, minutes_attended, orders, net_revenue, currency, fill_rate
     from marts.rpt_event_attendance
     order by starts_at desc nulls last, name, event_key
 """
 DAILY_SQL = """
-    select event_key, vendor, event_name, day, registered_total
+    select event_key, vendor, event_name, day_timezone, day, registered_total
     from marts.rpt_daily_registrations
     order by event_key, day
 """
@@ -131,7 +132,7 @@ def registration_curve(daily: pd.DataFrame, events: pd.DataFrame) -> go.Figure:
     ))
     figure.update_layout(
         title={"text": buttons[0]["label"]},
-        xaxis={"type": "date", "title": {"text": "day (UTC)"}},
+        xaxis={"type": "date", "title": {"text": "day (in the event's time zone)"}},
         yaxis={"title": {"text": "registered (running total)"}, "rangemode": "tozero"},
         updatemenus=[{"buttons": buttons, "active": 0, "x": 1, "xanchor": "right", "y": 1.18, "yanchor": "top"}],
         margin={"t": 90},
@@ -238,8 +239,66 @@ def _unique(labels: list[str]) -> list[str]:
 
 # --- the page ------------------------------------------------------------------
 
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """The headline over events already held, and revenue over every event."""
+
+    held: int
+    upcoming: int
+    registrations: int | None
+    attendance_rate: float | None
+    no_show_rate: float | None
+    net_revenue: dict[str, float]
+
+
+def held(events: pd.DataFrame, now: dt.datetime) -> pd.Series:
+    """Which events are over at `now` (naive UTC times in the frame)."""
+    moment = pd.Timestamp(now).tz_convert("UTC").tz_localize(None) if now.tzinfo else pd.Timestamp(now)
+    return events["ends_at"].notna() & (events["ends_at"] < moment)
+
+
+def summarise(events: pd.DataFrame, now: dt.datetime) -> Summary:
+    over = events[held(events, now)]
+    counted = over[over["registrations"].notna()]
+    # Rates are totals over totals across events that have one, not a mean of event rates.
+    rated = over[over["attendance_rate"].notna()]
+    rated_registrations = float(rated["registrations"].sum())
+    revenue = events[events["net_revenue"].notna() & events["currency"].notna()]
+    return Summary(
+        held=len(over),
+        upcoming=len(events) - len(over),
+        registrations=int(counted["registrations"].sum()) if len(counted) else None,
+        attendance_rate=float(rated["attendees"].sum()) / rated_registrations if rated_registrations else None,
+        no_show_rate=float(rated["no_shows"].sum()) / rated_registrations if rated_registrations else None,
+        net_revenue={str(currency): float(rows["net_revenue"].astype(float).sum())
+                     for currency, rows in revenue.groupby("currency", sort=True)},
+    )
+
+
+def summary_tiles(summary: Summary) -> str:
+    def rate(value: float | None) -> str:
+        return EMPTY if value is None else f"{value:.1%}"
+
+    revenue = ", ".join(f"{amount:,.2f} {currency}" for currency, amount in summary.net_revenue.items()) or EMPTY
+    tiles = [
+        ("Events held", f"{summary.held:,}", f"{summary.upcoming:,} upcoming"),
+        ("Registrations", EMPTY if summary.registrations is None else f"{summary.registrations:,}",
+         "at events held"),
+        ("Attendance rate", rate(summary.attendance_rate), "attendees / registrations, events held"),
+        ("No-show rate", rate(summary.no_show_rate), "no-shows / registrations, events held"),
+        ("Net revenue", revenue, "every event, after refunds"),
+    ]
+    return '<div id="summary" class="tiles">\n' + "\n".join(
+        f'<div class="tile" data-figure="{html.escape(label)}"><div class="label">{html.escape(label)}</div>'
+        f'<div class="value">{html.escape(value)}</div><div class="note">{html.escape(note)}</div></div>'
+        for label, value, note in tiles
+    ) + "\n</div>"
+
+
 EVENT_COLUMNS = {
     "name": "Event",
+    "held": "Held",
     "vendor": "Vendor",
     "starts_at": "Start (UTC)",
     "registrations": "Registrations",
@@ -262,7 +321,12 @@ section { margin-top: 2rem; }
 table.events { border-collapse: collapse; font-size: .9rem; width: 100%; }
 table.events th, table.events td { padding: .3rem .6rem; border-bottom: 1px solid #e3e3e3; }
 table.events th { text-align: left; background: #f6f6f6; position: sticky; top: 0; }
-table.events td:nth-child(n+3) { text-align: right; white-space: nowrap; }
+table.events td:nth-child(n+4) { text-align: right; white-space: nowrap; }
+.tiles { display: flex; flex-wrap: wrap; gap: 1rem; }
+.tile { border: 1px solid #e3e3e3; border-radius: 6px; padding: .7rem 1rem; min-width: 10rem; }
+.tile .label { color: #555; font-size: .85rem; }
+.tile .value { font-size: 1.6rem; font-weight: 600; }
+.tile .note { color: #777; font-size: .75rem; }
 """
 
 
@@ -270,7 +334,8 @@ def render_page(reports: Reports, notice: str | None = None) -> str:
     """The dashboard's HTML; plotly.js is served beside it at /plotly.min.js."""
     charts = figures(reports)
     sections = [
-        ("Events", "events-table", events_table(reports.events)),
+        ("At a glance", "summary", summary_tiles(summarise(reports.events, reports.read_at))),
+        ("Events, held first", "events-table", events_table(reports.events, reports.read_at)),
         ("Registrations over time", "registration-curve", _chart(charts.registration_curve, "registration-curve")),
         ("Attendance rate by vendor and month", "attendance-by-vendor-month",
          _chart(charts.attendance_by_vendor_month, "attendance-by-vendor-month")),
@@ -299,10 +364,15 @@ def render_error_page(warehouse: Path, problem: str) -> str:
     return _document(_notice(f"{warehouse}: {problem}. Is it a warehouse built by `turnout demo` or `turnout run`?"))
 
 
-def events_table(events: pd.DataFrame) -> str:
-    """Every event, newest start first, with NULL figures as an en dash."""
+def events_table(events: pd.DataFrame, now: dt.datetime) -> str:
+    """Events held, newest first, then upcoming ones, soonest first; NULL figures as an en dash."""
+    over = held(events, now)
+    ordered = pd.concat([
+        events[over],  # already newest first
+        events[~over].sort_values(["starts_at", "name", "event_key"], na_position="last"),
+    ]).assign(held=["yes"] * int(over.sum()) + ["upcoming"] * int((~over).sum()))
     shown = pd.DataFrame({
-        label: [_cell(column, row) for row in events.itertuples(index=False)]
+        label: [_cell(column, row) for row in ordered.itertuples(index=False)]
         for column, label in EVENT_COLUMNS.items()
     }, columns=list(EVENT_COLUMNS.values()))
     table = shown.to_html(index=False, escape=True, border=0, classes="events", na_rep=EMPTY)

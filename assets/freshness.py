@@ -2,8 +2,9 @@
 
 The checks sit on `marts/dim_events`, which every daily run builds, so they
 run even when a vendor's own load was left out (its settings went missing).
-A vendor loaded before whose last completed load is not from today (UTC)
-fails its check; one never loaded passes, saying so.
+A vendor loaded before whose last completed load is not from today (UTC), or
+older than $TURNOUT_FRESHNESS_HOURS hours where that is set, fails its check;
+one never loaded passes, saying so.
 """
 
 import datetime as dt
@@ -13,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.settings import WAREHOUSE_OP_TAG, WAREHOUSE_POOL
+from assets.settings import WAREHOUSE_OP_TAG, WAREHOUSE_POOL, freshness_hours
 from pipelines.vendor import Vendor
 
 CHECKED_ASSET = dg.AssetKey(["marts", "dim_events"])
@@ -28,7 +29,8 @@ def arrival_checks(vendors: Sequence[Vendor], warehouse: Path) -> dg.AssetChecks
     specs = [
         dg.AssetCheckSpec(
             name=check_name(vendor), asset=CHECKED_ASSET, blocking=False,
-            description=f"{vendor.title}: the last completed load is from today (UTC).",
+            description=f"{vendor.title}: the last completed load is from today (UTC), "
+                        f"or younger than $TURNOUT_FRESHNESS_HOURS where set.",
         )
         for vendor in vendors
     ]
@@ -36,29 +38,37 @@ def arrival_checks(vendors: Sequence[Vendor], warehouse: Path) -> dg.AssetChecks
     @dg.multi_asset_check(specs=specs, name="vendor_arrivals", can_subset=True, pool=WAREHOUSE_POOL,
                           op_tags={WAREHOUSE_OP_TAG: "warehouse"})
     def vendor_arrivals(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        today = dt.datetime.now(dt.UTC).date()
+        now, max_hours = dt.datetime.now(dt.UTC), freshness_hours()
         selected = {key.name for key in context.selected_asset_check_keys}
         last_loads = last_completed_loads(warehouse, [v for v in vendors if check_name(v) in selected])
         for vendor in vendors:
             if check_name(vendor) in selected:
-                yield arrival(vendor, last_loads.get(vendor.dataset), today)
+                yield arrival(vendor, last_loads.get(vendor.dataset), now, max_hours)
 
     return vendor_arrivals
 
 
-def arrival(vendor: Vendor, last_load: dt.datetime | None, today: dt.date) -> dg.AssetCheckResult:
+def arrival(vendor: Vendor, last_load: dt.datetime | None, now: dt.datetime,
+            max_hours: float | None = None) -> dg.AssetCheckResult:
+    """Passed when the last load is from `now`'s UTC date, or at most `max_hours` old where given."""
     if last_load is None:
         return dg.AssetCheckResult(check_name=check_name(vendor), passed=True,
                                    description=f"{vendor.title} has never been loaded (not configured).",
                                    metadata={"last_loaded_at": "never"})
     stamp = f"{last_load:%Y-%m-%d %H:%M} UTC"
-    fresh = last_load.date() >= today
-    description = (f"{vendor.title}: data arrived today ({stamp})." if fresh else
-                   f"{vendor.title}: no data arrived today; the last load completed {stamp}.")
+    hours_since = (now - last_load).total_seconds() / 3600
+    if max_hours is None:
+        fresh = last_load.date() >= now.date()
+        description = (f"{vendor.title}: data arrived today ({stamp})." if fresh else
+                       f"{vendor.title}: no data arrived today; the last load completed {stamp}.")
+    else:
+        fresh = hours_since <= max_hours
+        description = (f"{vendor.title}: data arrived {hours_since:.1f} h ago ({stamp})." if fresh else
+                       f"{vendor.title}: no data arrived in the last {max_hours:g} h; "
+                       f"the last load completed {stamp}.")
     return dg.AssetCheckResult(
         check_name=check_name(vendor), passed=fresh, description=description,
-        metadata={"last_loaded_at": last_load.isoformat(),
-                  "hours_since": round((dt.datetime.now(dt.UTC) - last_load).total_seconds() / 3600, 1)},
+        metadata={"last_loaded_at": last_load.isoformat(), "hours_since": round(hours_since, 1)},
     )
 
 

@@ -17,6 +17,8 @@ WAREHOUSE_POOL = "turnout_warehouse"
 WAREHOUSE_OP_TAG = "turnout/writes"
 # The privacy switch: emails and names in the marts become stable hashes.
 HASH_PERSONAL_DATA_ENV = "TURNOUT_HASH_PERSONAL_DATA"
+# Freshness: how old a vendor's last load may be, in hours; unset: it must be from today (UTC).
+FRESHNESS_HOURS_ENV = "TURNOUT_FRESHNESS_HOURS"
 # The business date a run loads for; the schedule sets it, `turnout demo` simulates it.
 AS_OF_TAG = "turnout/as_of"
 
@@ -40,6 +42,20 @@ def dagster_home(warehouse: Path) -> Path:
 def hash_personal_data() -> bool:
     """Whether the marts show emails and names as hashes ($TURNOUT_HASH_PERSONAL_DATA, default off)."""
     return os.environ.get(HASH_PERSONAL_DATA_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def freshness_hours() -> float | None:
+    """The freshness threshold in hours ($TURNOUT_FRESHNESS_HOURS), None for "a load today (UTC)"."""
+    text = os.environ.get(FRESHNESS_HOURS_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not hours > 0:
+        raise ValueError(f"{FRESHNESS_HOURS_ENV} must be a positive number of hours, not {text!r}")
+    return hours
 
 
 def schedule_cron() -> str:

@@ -26,8 +26,9 @@ CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-
 PLOTLY_CHARTS = ("registration-curve", "attendance-by-vendor-month", "session-minutes")
 
 # A few rows in the reporting tables' shape: an OPUS event with a name that
-# looks like markup, an EventBookings event with orders, and an Icareus event
-# with no figures at all (NULL: the vendor cannot give them).
+# looks like markup, an EventBookings event with orders, an Icareus event
+# with no figures at all (NULL: the vendor cannot give them), and two events
+# still to come, one of them with tickets already sold.
 SMALL_REPORTS = """
 create schema marts;
 create table marts.rpt_event_attendance (
@@ -49,9 +50,13 @@ values
     ('e3', 'icareus', 'Board Day', '2026-04-01 08:00:00+00', null, null, null,
      null, null, null, null, null, null, 'EUR', null),
     ('e4', 'opus', 'March Meetup', '2026-03-20 17:00:00+00', 20, 10, 0.5,
-     5, 5, 0.5, 0.5, 300.0, null, null, null);
+     5, 5, 0.5, 0.5, 300.0, null, null, null),
+    ('e5', 'eventbookings', 'Future Ball', '2099-06-01 18:00:00+00', 80, 8, 0.1,
+     null, null, null, null, null, 8, 'AUD', 100.25),
+    ('e6', 'opus', 'Far Future Forum', '2099-09-01 09:00:00+00', 100, 3, 0.03,
+     null, null, null, null, null, null, null, null);
 create table marts.rpt_daily_registrations (
-    event_key varchar, vendor varchar, vendor_event_id varchar, event_name varchar, day date,
+    event_key varchar, vendor varchar, vendor_event_id varchar, event_name varchar, day_timezone varchar, day date,
     new_registrations bigint, cancellations bigint, registered_total bigint
 );
 insert into marts.rpt_daily_registrations (event_key, vendor, event_name, day, registered_total) values
@@ -111,16 +116,32 @@ def event_rows(page: str) -> list[list[str]]:
             for row in tree.xpath("//*[@id='events-table']//tbody/tr")]
 
 
-def test_page_lists_every_event_newest_first_with_its_figures(tmp_path):
+def test_page_lists_events_held_newest_first_then_upcoming_soonest_first(tmp_path):
     reports = dashboard.read_reports(small_warehouse(tmp_path / "w.duckdb"))
 
     rows = event_rows(dashboard.render_page(reports))
 
-    assert [row[0] for row in rows] == [
-        "Board Day", "March Meetup", "<b>Spring</b> & <script>alert(1)</script>", "Winter Gala"]
+    assert [row[:2] for row in rows] == [
+        ["Board Day", "yes"], ["March Meetup", "yes"], ["<b>Spring</b> & <script>alert(1)</script>", "yes"],
+        ["Winter Gala", "yes"], ["Future Ball", "upcoming"], ["Far Future Forum", "upcoming"]]
     gala = rows[3]
-    assert gala[1:] == ["eventbookings", "2026-02-14 18:00", "20", "12", "60.0%", "40.0%", "–", "12",
+    assert gala[2:] == ["eventbookings", "2026-02-14 18:00", "20", "12", "60.0%", "40.0%", "–", "12",
                         "345.50 AUD", "40.0%"]
+
+
+def test_the_summary_answers_how_the_events_did(tmp_path):
+    reports = dashboard.read_reports(small_warehouse(tmp_path / "w.duckdb"))
+
+    summary = dashboard.summarise(reports.events, reports.read_at)
+
+    # Held: e1-e4; Board Day (Icareus) has no registrations, so rates are over e1, e2, e4.
+    assert (summary.held, summary.upcoming, summary.registrations) == (4, 2, 70)
+    assert summary.attendance_rate == pytest.approx(47 / 70) and summary.no_show_rate == pytest.approx(23 / 70)
+    assert summary.net_revenue == {"AUD": 445.75}  # tickets sold for the future ball count too
+    tiles = lxml_html.fromstring(dashboard.render_page(reports)).xpath("//*[@id='summary']/div")
+    values = {tile.get("data-figure"): tile.xpath("./div[@class='value']")[0].text_content() for tile in tiles}
+    assert values == {"Events held": "4", "Registrations": "70", "Attendance rate": "67.1%",
+                      "No-show rate": "32.9%", "Net revenue": "445.75 AUD"}
 
 
 def test_page_escapes_event_and_session_names(tmp_path):
@@ -135,8 +156,8 @@ def test_null_figures_show_as_a_dash_never_zero(tmp_path):
 
     rows = {row[0]: row for row in event_rows(dashboard.render_page(reports))}
 
-    assert rows["Board Day"][1:] == ["icareus", "2026-04-01 08:00"] + ["–"] * 8
-    assert rows["March Meetup"][8:10] == ["–", "–"]  # OPUS has no orders
+    assert rows["Board Day"][2:] == ["icareus", "2026-04-01 08:00"] + ["–"] * 8
+    assert rows["March Meetup"][9:11] == ["–", "–"]  # OPUS has no orders
 
 
 def test_page_has_a_title_the_warehouse_and_the_four_sections(tmp_path):
@@ -146,7 +167,7 @@ def test_page_has_a_title_the_warehouse_and_the_four_sections(tmp_path):
 
     assert "<h1>Turnout — how did our events do</h1>" in page
     assert f"Warehouse {warehouse} · data read " in page
-    for chart in ("events-table", *PLOTLY_CHARTS):
+    for chart in ("summary", "events-table", *PLOTLY_CHARTS):
         assert f'id="{chart}"' in page
     assert "cdn" not in page.lower() and '<script src="/plotly.min.js"' in page
 
@@ -157,6 +178,7 @@ def test_figures_follow_the_reporting_tables(tmp_path):
     curve = charts.registration_curve
     assert list(curve.data[0].y) == [10, 25, 40]  # the event with the most registrations first
     assert len(curve.layout.updatemenus[0].buttons) == 2
+    assert curve.layout.xaxis.title.text == "day (in the event's time zone)"
     rates = {bar.name: dict(zip(bar.x, bar.y, strict=True)) for bar in charts.attendance_by_vendor_month.data}
     assert rates == {"eventbookings": {"2026-02": 0.6}, "opus": {"2026-03": 35 / 50}}  # sum/sum, not a mean
     [sessions] = charts.session_minutes.data
@@ -285,6 +307,8 @@ def test_dashboard_renders_a_demo_warehouse_in_a_browser(tmp_path, monkeypatch):
     tree = lxml_html.fromstring(dom)
     assert tree.xpath("//h1/text()") == ["Turnout — how did our events do"]
     assert len(tree.xpath("//*[@id='events-table']//tbody/tr")) == events > 0
+    held = tree.xpath("//*[@id='summary']/div[@data-figure='Events held']/div[@class='value']/text()")
+    assert held and int(held[0].replace(",", "")) > 0
     for chart in PLOTLY_CHARTS:
         assert_chart_rendered(tree, chart)
     assert tree.xpath("//*[@id='registration-curve']//*[contains(@class, 'updatemenu')]"), "no event picker"

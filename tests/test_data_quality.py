@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import subprocess
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
@@ -214,6 +215,33 @@ def test_the_rates_recomputed_straight_from_the_raw_tables_agree_exactly(
     rated = [key for key, figures in expected.items() if figures["attendance_rate"] is not None]
     assert {vendor for vendor, _ in rated} == {"opus", "eventbookings"}
     assert any(figures["cancellation_rate"] for (vendor, _), figures in expected.items() if vendor == "brp")
+
+    curve, days_moved = _registration_curve(warehouse)
+    assert query(warehouse, """select event_key, day, day_timezone, new_registrations, cancellations, registered_total
+                                from marts.rpt_daily_registrations order by 1, 2""") == curve
+    assert days_moved > 0  # some registrations fall on another date locally than in UTC
+
+
+def _registration_curve(warehouse):
+    """rpt_daily_registrations recomputed from fct_registrations, counting days in each event's zone."""
+    zones = dict(query(warehouse, "select event_key, coalesce(timezone, 'UTC') from marts.dim_events"))
+    days, days_moved = {}, 0
+    for event_key, status, registered_at, first_seen_at, cancelled_at in query(warehouse, """
+            select event_key, status, registered_at, first_seen_at, cancelled_at from marts.fct_registrations
+            where status in ('registered', 'cancelled')"""):
+        zone = ZoneInfo(zones[event_key])
+        for moment, column in ((registered_at or first_seen_at, 0), (cancelled_at if status == "cancelled" else None, 1)):
+            if moment is None:
+                continue
+            day = moment.astimezone(zone).date()
+            days_moved += day != moment.astimezone(dt.UTC).date()
+            counts = days.setdefault((event_key, day), [0, 0])
+            counts[column] += 1
+    curve, totals = [], {}
+    for (event_key, day), (registered, cancelled) in sorted(days.items()):
+        totals[event_key] = totals.get(event_key, 0) + registered - cancelled
+        curve.append((event_key, day, zones[event_key], registered, cancelled, totals[event_key]))
+    return curve, days_moved
 
 
 def test_dbt_docs_generate_works_and_every_mart_column_is_described(opus_configured, warehouse, instance, tmp_path):
