@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import os
 import shutil
 import signal
@@ -14,12 +15,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+import dlt
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assets import dashboard
+from assets.locks import WarehouseBusy, exclusive_warehouse, lock_timeout
 from assets.runner import CROSS_VENDOR, LoadOutcome, run_daily_load, run_instance
 from assets.settings import (
     DEFAULT_WAREHOUSE,
@@ -31,9 +35,11 @@ from assets.settings import (
 )
 from pipelines.registry import VENDORS
 from pipelines.sandbox import SandboxServer
+from pipelines.vendor import Vendor
 
 DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
 SCALES = ("small", "medium", "large")
+EXIT_BUSY = 3  # another process kept the warehouse past $TURNOUT_LOCK_TIMEOUT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,15 +81,23 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    console = Console()
+    # Bound to this stdout now: the run log takes sys.stdout over while loading, and a
+    # wait for the warehouse must still be told here.
+    console = Console(file=sys.stdout)
     warehouse = warehouse_path(args.warehouse)
     try:
         freshness_hours()
+        lock_timeout()
     except ValueError as problem:
         console.print(str(problem), style="red", markup=False)
         return 2
-    with console.status(f"Loading into {warehouse} …"), _run_log(warehouse) as log_file:
-        outcome = run_daily_load(warehouse, as_of=args.as_of)
+    say = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
+    try:
+        with console.status(f"Loading into {warehouse} …"), _run_log(warehouse) as log_file:
+            outcome = run_daily_load(warehouse, as_of=args.as_of, on_wait=say)
+    except WarehouseBusy as busy:
+        console.print(str(busy), style="red", markup=False, soft_wrap=True)
+        return EXIT_BUSY
     print_outcome(console, outcome)
     console.print(f"run log: {log_file}")
     return 0 if outcome.ok else 1
@@ -94,9 +108,11 @@ def sandbox_command(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:
         servers = _start_sandboxes(stack, args.seed, args.scale, args.port)
+        # A credential the user configured is not echoed: it may be a real one from .dlt/secrets.toml.
+        configured = {vendor.env_name(name) for vendor in VENDORS for name in _configured_credentials(vendor)}
         for server in servers:
             for name, value in server.app.settings(server.base_url).items():
-                print(f"export {name}={value}")
+                print(f"# {name}: as configured" if name in configured else f"export {name}={value}")
         print(f"# {len(servers)} sandbox(es) serving; advance a day with "
               f"curl -X POST '<base url>/_sandbox/advance?days=1'. Ctrl-C stops.", flush=True)
         try:
@@ -107,13 +123,24 @@ def sandbox_command(args: argparse.Namespace) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    console = Console()
-    warehouse = _fresh_demo_warehouse(console, args.warehouse)
-    if warehouse is None:
-        return 2
-    instance = run_instance(warehouse)
+    console = Console(file=sys.stdout)
+    say = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
     outcomes: list[LoadOutcome] = []
     with ExitStack() as stack:
+        try:
+            # Held from before an old demo warehouse is removed until the last day is loaded.
+            stack.enter_context(exclusive_warehouse(
+                warehouse_path(args.warehouse or DEMO_WAREHOUSE), say=say, holder="turnout demo"))
+        except WarehouseBusy as busy:
+            console.print(str(busy), style="red", markup=False, soft_wrap=True)
+            return EXIT_BUSY
+        except ValueError as problem:  # a malformed $TURNOUT_LOCK_TIMEOUT
+            console.print(str(problem), style="red", markup=False, soft_wrap=True)
+            return 2
+        warehouse = _fresh_demo_warehouse(console, args.warehouse)
+        if warehouse is None:
+            return 2
+        instance = run_instance(warehouse)
         servers = _start_sandboxes(stack, args.seed, args.scale, port=0)
         for server in servers:
             os.environ.update(server.app.settings(server.base_url))
@@ -174,12 +201,30 @@ def _run_log(warehouse: Path) -> Iterator[Path]:
 
 
 def _start_sandboxes(stack: ExitStack, seed: int, scale: str, port: int) -> list[SandboxServer]:
+    from pipelines.faults import FaultPlan
+
+    faults = FaultPlan.from_env(os.environ)
     servers = []
     for offset, vendor in enumerate(VENDORS):
-        app = vendor.sandbox(seed=seed, scale=scale)
-        server = SandboxServer(app, port=port + offset if port else 0)
+        app = vendor.sandbox(seed=seed, scale=scale, **_configured_credentials(vendor))
+        server = SandboxServer(app, port=port + offset if port else 0, faults=faults)
         servers.append(stack.enter_context(server))
     return servers
+
+
+def _configured_credentials(vendor: Vendor) -> dict[str, str]:
+    """The vendor's credentials already in dlt secrets or the environment, by setting name.
+
+    Its sandbox serves with these, so a user or a test chooses the secrets; one not set
+    is drawn at random by the sandbox, per process.
+    """
+    credentials = {}
+    for setting in vendor.secret_settings:
+        # Read as a secret: dlt keeps secrets out of its run traces.
+        value = dlt.secrets.get(f"sources.{vendor.name}.{setting}")
+        if value is not None and str(value):
+            credentials[setting] = str(value)
+    return credentials
 
 
 def _advance(servers: Sequence[SandboxServer]) -> None:
@@ -216,9 +261,11 @@ def print_outcome(console: Console, outcome: LoadOutcome) -> None:
     checks = f"checks: {outcome.checks_passed} passed, {len(outcome.checks_failed)} failed"
     console.print(checks if not outcome.checks_failed else f"[red]{checks}[/red]")
     for failed in outcome.checks_failed:
-        console.print(f"[red]  failed check {failed}[/red]")
+        console.print(f"[red]  failed check {escape(failed)}[/red]")
+    for drift in outcome.schema_drift:
+        console.print(f"[yellow]schema drift {escape(drift)}[/yellow]", highlight=False)
     for failure in outcome.failures:
-        console.print(f"[red]failed: {failure}[/red]")
+        console.print(f"[red]failed: {escape(failure)}[/red]")
     console.print("[green]load succeeded[/green]" if outcome.ok else "[red]load failed[/red]")
 
 

@@ -11,10 +11,13 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from assets.drift import dataset_columns, gone_columns, load_ids, new_columns
+from assets.locks import WarehouseBusy, exclusive_warehouse, kept_open, step_holder
 from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, pipelines_dir
 from pipelines.http import vendor_error_behind
-from pipelines.vendor import Vendor
+from pipelines.vendor import Vendor, unreachable_settings
 
+SCHEMA_DRIFT = "schema_drift"  # observation metadata: how a load changed a raw table's shape
 LOADER_FILE_FORMAT = "parquet"  # 10-50x faster into DuckDB than dlt's insert_values
 
 
@@ -53,19 +56,27 @@ def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
         op_tags={WAREHOUSE_OP_TAG: "warehouse"},
     )
     def load_vendor(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        missing = vendor.missing_settings()
-        if missing:
-            raise dg.Failure(
-                f"{vendor.title} is not configured: set {', '.join(missing)} "
-                "(environment or .dlt/secrets.toml)."
-            )
+        # The same checks as `turnout run` makes first, for runs the schedule starts.
+        problems = vendor.setting_problems() or unreachable_settings([vendor])[vendor.name]
+        if problems:
+            raise dg.Failure("; ".join(problems) + " (environment or .dlt/secrets.toml)")
         as_of = context.run.tags.get(AS_OF_TAG)
         try:
-            yield from dlt.run(
-                context=context,
-                dlt_source=vendor.source(as_of=as_of),
-                loader_file_format=LOADER_FILE_FORMAT,
-            )
+            # Held for extract and normalize too: they use the pipeline folder beside the warehouse.
+            with exclusive_warehouse(warehouse, say=context.log.warning, holder=step_holder(context)):
+                columns_before = dataset_columns(warehouse, vendor.dataset)
+                loads_before = load_ids(warehouse, vendor.dataset)
+                # Open throughout dlt's run, so no other process can open the file between
+                # dlt's first look at it (its state) and the load at the end.
+                with kept_open(warehouse, say=context.log.warning):
+                    yield from dlt.run(
+                        context=context,
+                        dlt_source=vendor.source(as_of=as_of),
+                        loader_file_format=LOADER_FILE_FORMAT,
+                    )
+                yield from drift_observations(context, vendor, warehouse, columns_before, loads_before)
+        except WarehouseBusy as busy:
+            raise dg.Failure(description=str(busy)) from None
         except PipelineStepFailed as failed:
             cause = vendor_error_behind(failed)
             if cause is None:
@@ -75,3 +86,21 @@ def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(cause)) from failed
 
     return load_vendor
+
+
+def drift_observations(context: AssetExecutionContext, vendor: Vendor, warehouse: Path,
+                       columns_before: dict[str, set[str]], loads_before: set[str]) -> Iterator[dg.AssetObservation]:
+    """One observation per raw table whose shape the load changed, and a warning in the log."""
+    if not columns_before:
+        return  # a first load defines the shape; there is nothing to compare with
+    columns_after = dataset_columns(warehouse, vendor.dataset)
+    this_run = load_ids(warehouse, vendor.dataset) - loads_before
+    kept = {table: columns for table, columns in columns_after.items() if table in columns_before}
+    found = new_columns(columns_before, columns_after) + gone_columns(warehouse, vendor.dataset, kept, this_run)
+    by_table: dict[str, list[str]] = {}
+    for drift in found:
+        by_table.setdefault(drift.table, []).append(str(drift))
+    for table, notes in sorted(by_table.items()):
+        context.log.warning(f"{vendor.title}: schema drift in {vendor.dataset}.{table}: {'; '.join(notes)}")
+        yield dg.AssetObservation(asset_key=dg.AssetKey([vendor.dataset, table]),
+                                  metadata={SCHEMA_DRIFT: "; ".join(notes)})

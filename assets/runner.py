@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +12,14 @@ import duckdb
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from assets.definitions import DAILY_JOB, RAW_PREFIX, build_definitions, daily_selection
+from assets.ingest import SCHEMA_DRIFT
+from assets.locks import Say, exclusive_warehouse, lock_holder_in
+from assets.recovery import PROCESS_TAG, release_abandoned_runs, this_process
 from assets.settings import AS_OF_TAG, dagster_home
 from pipelines.registry import VENDORS
-from pipelines.vendor import Vendor
+from pipelines.vendor import Vendor, unreachable_settings
+
+log = logging.getLogger("turnout.runner")
 
 MARTS = (
     "dim_events",
@@ -48,6 +54,8 @@ class LoadOutcome:
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
     mart_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    # How loads changed the raw tables' shape: "raw_opus.events: banner: changed type, ..."
+    schema_drift: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -69,17 +77,54 @@ def run_daily_load(
     as_of: str | None = None,
     vendors: Sequence[Vendor] = VENDORS,
     instance: dg.DagsterInstance | None = None,
+    on_wait: Say = log.warning,
+    holder: str = "turnout run",
 ) -> LoadOutcome:
-    """Materialises the daily job for the configured vendors and every dbt model."""
-    missing = {vendor: vendor.missing_settings() for vendor in vendors}
-    skipped_vendors = [vendor for vendor in vendors if missing[vendor]]
-    configured = [vendor for vendor in vendors if not missing[vendor]]
-    outcome = LoadOutcome(as_of, [v.title for v in configured], {v.title: missing[v] for v in skipped_vendors})
-    if not configured:
-        outcome.failures.append("no vendor is configured")
-        return outcome
+    """Materialises the daily job for the configured vendors and every dbt model.
 
-    instance = instance or run_instance(warehouse)
+    A vendor with no settings at all is skipped; one whose settings are incomplete,
+    malformed or point at a host that does not answer fails at once, naming the setting,
+    and the others still load. The warehouse is held for the whole run (see assets.locks):
+    `on_wait` hears about a wait for another process, and WarehouseBusy is raised when
+    the wait would outlast $TURNOUT_LOCK_TIMEOUT.
+    """
+    ready, skipped, problems = vet_vendors(vendors)
+    outcome = LoadOutcome(as_of, [v.title for v in ready], {v.title: v.missing_settings() for v in skipped},
+                          failures=problems)
+    if not ready:
+        if not problems:
+            outcome.failures.append("no vendor is configured")
+        return outcome
+    with exclusive_warehouse(warehouse, say=on_wait, holder=holder):
+        left_out = [vendor for vendor in vendors if vendor not in ready]
+        _execute(warehouse, as_of, vendors, left_out, instance or run_instance(warehouse), outcome)
+        outcome.mart_rows = mart_rows(warehouse)
+    return outcome
+
+
+def vet_vendors(vendors: Sequence[Vendor]) -> tuple[list[Vendor], list[Vendor], list[str]]:
+    """(ready, skipped, problems): vendors with no settings are skipped; each problem with the
+    settings of the others (missing, malformed, host unreachable) fails its vendor by name."""
+    skipped = [vendor for vendor in vendors if vendor.unconfigured()]
+    configured = [vendor for vendor in vendors if vendor not in skipped]
+    problems = {vendor.name: vendor.setting_problems() for vendor in configured}
+    # Only well-formed settings are probed: a malformed URL has no host to try.
+    well_formed = [vendor for vendor in configured if not problems[vendor.name]]
+    for name, unreachable in unreachable_settings(well_formed).items():
+        problems[name].extend(unreachable)
+    ready = [vendor for vendor in configured if not problems[vendor.name]]
+    return ready, skipped, [problem for vendor in configured for problem in problems[vendor.name]]
+
+
+def _execute(
+    warehouse: Path,
+    as_of: str | None,
+    vendors: Sequence[Vendor],
+    left_out: Sequence[Vendor],
+    instance: dg.DagsterInstance,
+    outcome: LoadOutcome,
+) -> None:
+    """Runs the daily job without the vendors left out, and adds its failures and checks to outcome."""
     # Loading definitions reads the "current" state storage, which a process that has
     # seen other instances come and go may still point at a disposed one: pin this one.
     with set_defs_state_storage(instance.defs_state_storage):
@@ -88,8 +133,10 @@ def run_daily_load(
         loaded = loaded_datasets(warehouse)
         graph = defs.resolve_asset_graph()
         buildable = [key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
-        selection = daily_selection(buildable, skipped_vendors, lambda v: v.dataset in loaded)
-        tags = {AS_OF_TAG: as_of} if as_of else {}
+        selection = daily_selection(buildable, left_out, lambda v: v.dataset in loaded)
+        # A run whose process was killed still holds its warehouse slot: free it first.
+        release_abandoned_runs(instance, say=log.warning)
+        tags = {PROCESS_TAG: this_process(), **({AS_OF_TAG: as_of} if as_of else {})}
         result = job.execute_in_process(
             instance=instance,
             tags=tags,
@@ -98,7 +145,7 @@ def run_daily_load(
             run_config=QUIET_CONSOLE,
         )
     for event in result.get_step_failure_events():
-        outcome.failures.append(f"{event.step_key}: {_failure_message(event.step_failure_data)}")
+        outcome.failures.append(f"{event.step_key}: {_explained(_failure_message(event.step_failure_data))}")
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             outcome.checks_passed += 1
@@ -107,8 +154,18 @@ def run_daily_load(
             outcome.checks_failed.append(
                 f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}{detail}"
             )
-    outcome.mart_rows = mart_rows(warehouse)
-    return outcome
+    outcome.schema_drift.extend(schema_drift(result.get_asset_observation_events()))
+
+
+def schema_drift(observations: Sequence[dg.DagsterEvent]) -> list[str]:
+    """The drift each load step reported on its raw tables, one line per table."""
+    lines = []
+    for event in observations:
+        observation = event.asset_observation_data.asset_observation
+        note = observation.metadata.get(SCHEMA_DRIFT)
+        if note is not None:
+            lines.append(f"{'.'.join(observation.asset_key.path)}: {note.value}")
+    return sorted(lines)
 
 
 def loaded_datasets(warehouse: Path) -> set[str]:
@@ -149,6 +206,17 @@ def mart_rows(warehouse: Path) -> dict[str, dict[str, int]]:
                 # Cross-vendor marts (one person across vendors) count as a whole.
                 rows[mart] = {CROSS_VENDOR: con.execute(f"select count(*) from marts.{mart}").fetchone()[0]}
     return rows
+
+
+def _explained(message: str) -> str:
+    """DuckDB refusing a step the file (deep in dlt's or dbt's error), said as what happened
+    and what to do."""
+    holder = lock_holder_in(message)
+    if holder is None:
+        return message
+    return (f"DuckDB refused to open the warehouse: another process has it open ({holder}), "
+            "opened after Turnout found the file free. This step wrote nothing: run again once "
+            "that process has closed it")
 
 
 def _failure_message(failure: dg.StepFailureData) -> str:

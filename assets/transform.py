@@ -11,6 +11,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from assets.locks import WarehouseBusy, exclusive_warehouse, step_holder
 from assets.settings import DBT_PROJECT_DIR, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, hash_personal_data
 
 MANIFEST_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
@@ -79,6 +80,10 @@ def warehouse_models(
         op_tags={WAREHOUSE_OP_TAG: "warehouse"},
     )
     def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+        try:
+            with exclusive_warehouse(warehouse, say=context.log.warning, holder=step_holder(context)):
+                yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+        except WarehouseBusy as busy:
+            raise dg.Failure(description=str(busy)) from None
 
     return dbt_models

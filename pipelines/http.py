@@ -27,7 +27,10 @@ R = TypeVar("R")
 
 log = logging.getLogger("turnout.http")
 
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=60.0)
+DEFAULT_REQUEST_TIMEOUT = 60.0  # seconds a vendor may take to answer (and between bytes of an answer)
+MAX_CONNECT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = httpx.Timeout(connect=MAX_CONNECT_TIMEOUT, read=DEFAULT_REQUEST_TIMEOUT, write=30.0,
+                                pool=DEFAULT_REQUEST_TIMEOUT)
 REDACTED = "***"
 MIN_SECRET_LEN = 4  # shorter values would shred ordinary text
 SNIPPET_CHARS = 200
@@ -74,6 +77,11 @@ class VendorError(RuntimeError):
         cls, args = self.__reduce__()
         return cls(args[0], request, *args[2:])
 
+    def after_attempts(self, attempts: int) -> VendorError:
+        """The same error, saying how many attempts it took to give up."""
+        cls, args = self.__reduce__()
+        return cls(args[0], args[1], f"gave up after {attempts} attempts: {self.detail}", *args[3:])
+
 
 def vendor_error_behind(error: BaseException) -> VendorError | None:
     """The vendor error an exception was raised from (dlt wraps source errors), if any."""
@@ -106,15 +114,21 @@ class VendorResponseError(VendorError):
     """The body is not valid JSON or not the shape a source expects."""
 
 
+class VendorBodyError(VendorResponseError):
+    """The body does not parse, as when it was cut short: fetching it again may help."""
+
+
 E = TypeVar("E", bound=VendorError)
 
 
 class _RetryableFailure(Exception):
     """One failed attempt that another may fix; its text is already redacted."""
 
-    def __init__(self, endpoint: str, reason: str, status: int | None, retry_after: float | None):
+    def __init__(self, endpoint: str, reason: str, status: int | None, retry_after: float | None,
+                 final: type[VendorHTTPError] | type[VendorResponseError] = VendorHTTPError):
         super().__init__(reason)
         self.endpoint, self.reason, self.status, self.retry_after = endpoint, reason, status, retry_after
+        self.final = final  # what the last failure becomes once every attempt is spent
 
 
 class Redactor:
@@ -180,6 +194,14 @@ def install_log_redaction(redactor: Redactor) -> None:
         logging.getLogger(name).addFilter(_LOG_FILTER)  # addFilter ignores duplicates
     for handler in logging.getLogger().handlers:
         handler.addFilter(_LOG_FILTER)
+
+
+def request_timeout(seconds: float | str) -> httpx.Timeout:
+    """The client timeouts for a vendor's `request_timeout` setting, in seconds."""
+    value = float(seconds)
+    if not value > 0:
+        raise ValueError(f"request_timeout must be a positive number of seconds, not {seconds!r}")
+    return httpx.Timeout(connect=min(MAX_CONNECT_TIMEOUT, value), read=value, write=value, pool=value)
 
 
 def _endpoint(method: str, path: str) -> str:
@@ -334,6 +356,8 @@ class VendorClient:
             last = failure
         detail = f"gave up after {self.retry.attempts} attempts: {last.reason}"
         # Raised outside the except block: nothing is chained into the traceback.
+        if last.final is VendorResponseError:
+            raise self._fail(VendorResponseError, endpoint, detail) from None
         raise self._fail(VendorHTTPError, endpoint, detail, status=last.status) from None
 
     def _attempt(self, endpoint: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -372,16 +396,29 @@ class VendorClient:
                     getattr(failure, "reason", failure), wait)
 
     def get_json(self, path: str, params: Mapping | None = None) -> Any:
-        response = self.request("GET", path, params=params)
+        """The parsed body; one that does not parse is fetched again like a failed request.
+
+        A body cut short by a proxy or a vendor hiccup is as transient as a 503;
+        one that stays invalid through every attempt fails as a response error.
+        """
+        return self._with_retries(self._attempt_json, "GET", path, params=params)
+
+    def _attempt_json(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._attempt(endpoint, method, path, **kwargs)
         try:
             return response.json()
         except ValueError as exc:
-            problem = f"response is not valid JSON ({exc})"
-        raise self.response_error(path, f"{problem}; body: {self._snippet(response.text)}") from None
+            reason = f"response is not valid JSON ({exc}); body: {self._snippet(response.text)}"
+        raise _RetryableFailure(endpoint, reason, response.status_code, None, final=VendorResponseError)
 
-    def response_error(self, path: str, detail: str, method: str = "GET") -> VendorResponseError:
+    def response_error(self, path: str, detail: str, method: str = "GET",
+                       cls: type[VendorResponseError] = VendorResponseError) -> VendorResponseError:
         """An error for a body of the wrong shape, named and redacted like every other."""
-        return self._fail(VendorResponseError, _endpoint(method, path), detail)
+        return self._fail(cls, _endpoint(method, path), detail)
+
+    def pause_before_retry(self, attempt: int) -> None:
+        """Back off as between failed attempts of a request, for retries a source makes itself."""
+        self._sleep(self.retry.backoff(attempt, self._rng))
 
     def map_in_flight(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """Run fn over items, at most max_in_flight at once, yielding results in input order."""

@@ -4,7 +4,7 @@ One access token is shared by every request of a client (and every thread):
 it is fetched on first use, reused until shortly before it expires, and
 fetched again when it has expired or when the API answers 401 anyway (the
 vendor revoked it, or clocks disagree). The rejected request is then sent
-once more with the new token, so the page in hand is not lost.
+again with the new token (a few times at most), so the page in hand is not lost.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ UNAUTHORIZED = 401
 # Token endpoints answer 400 (RFC 6749 §5.2) or 401 for rejected client credentials.
 REJECTED_CREDENTIAL_STATUSES = frozenset({400, 401})
 DEFAULT_EXPIRES_IN = 3600.0
+# A fresh token rejected again means it was revoked again meanwhile (a bad
+# credential fails at the token endpoint, not here): renew a few times, not forever.
+RENEWALS_ON_401 = 3
 # Renew this long before the announced expiry, so no request leaves with a token
 # about to lapse; a tenth of the lifetime for short-lived tokens.
 RENEW_MARGIN_SECONDS = 60.0
@@ -62,9 +65,12 @@ class ClientCredentials(httpx.Auth):
         token = self.current_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code == UNAUTHORIZED:
-            request.headers["Authorization"] = f"Bearer {self.renew(rejected=token)}"
-            yield request
+        for _ in range(RENEWALS_ON_401):
+            if response.status_code != UNAUTHORIZED:
+                return
+            token = self.renew(rejected=token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            response = yield request
 
     def current_token(self) -> str:
         """The token in use, fetching a new one when there is none or it is about to expire."""

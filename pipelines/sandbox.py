@@ -9,6 +9,10 @@ A sandbox is made of two parts:
 
       POST /_sandbox/advance?days=N   move the simulated clock forward
       GET  /_sandbox/clock            report the simulated clock
+      POST /_sandbox/faults?rate=R&kinds=K&seed=S&slow_seconds=T
+                                      switch fault injection (pipelines.faults);
+                                      rate=0 or an empty kinds= switches it off
+      GET  /_sandbox/faults           the fault plan, requests seen and faults injected
 
 The module also holds :class:`PersonPool`, the synthetic people every vendor
 sandbox draws from, so that the same seed yields the same people (and the
@@ -23,12 +27,16 @@ import functools
 import json
 import random
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from pipelines.faults import FaultInjector, FaultPlan, FaultTarget
 
 CONTROL_PREFIX = "/_sandbox/"
 DEFAULT_HOST = "127.0.0.1"
@@ -40,6 +48,8 @@ REQUEST_QUEUE_SIZE = 128
 # abandoned clients do not pin handler threads forever.
 IDLE_CONNECTION_TIMEOUT = 120.0
 POLL_INTERVAL = 0.05
+# SO_LINGER on with a zero timeout: close() then sends a reset instead of a FIN.
+RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 JSON_CONTENT_TYPE = "application/json"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -74,9 +84,12 @@ class SandboxResponse:
     app's lock, so a generator that reads app state takes ``app.lock`` itself.
     If the stream raises part way, the server closes the connection without
     the final chunk, and the client sees a truncated body.
+
+    ``reset_midway`` (set by fault injection) sends the status line, the
+    headers and about half the body, then resets the connection.
     """
 
-    __slots__ = ("status", "body", "content_type", "headers")
+    __slots__ = ("status", "body", "content_type", "headers", "reset_midway")
 
     def __init__(
         self,
@@ -91,6 +104,7 @@ class SandboxResponse:
             TEXT_CONTENT_TYPE if isinstance(body, (bytes, str)) or _is_stream(body) else JSON_CONTENT_TYPE
         )
         self.headers = dict(headers or {})
+        self.reset_midway = False
 
     @classmethod
     def json(cls, obj: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> SandboxResponse:
@@ -165,6 +179,8 @@ class SandboxApp(abc.ABC):
 
     vendor: str = ""
     title: str = ""
+    # Where fault injection finds this vendor's event records; None: no drift or bad data.
+    fault_target: ClassVar[FaultTarget | None] = None
 
     def __init__(self, *, seed: int = 1, scale: str = "small", start_date: dt.date | None = None) -> None:
         self.seed = seed
@@ -215,6 +231,17 @@ class SandboxApp(abc.ABC):
     def settings(self, base_url: str) -> dict[str, str]:
         """Environment variables (dlt-style names) a client needs to reach this sandbox."""
 
+    def presented_token(self, method: str, path: str, headers: Mapping[str, str]) -> str | None:
+        """The token this API call carries, which an ``expired_token`` fault may make stale.
+
+        None for calls without one, and always for vendors that use static keys.
+        """
+        return None
+
+    def expire_token(self, token: str) -> SandboxResponse:
+        """Make ``token`` stale and answer the vendor's own 401 for an expired token."""
+        raise NotImplementedError(f"{type(self).__name__} has no tokens to expire")
+
     def _tick(self, days: int = 1) -> None:
         """Move the clock; subclasses call this from ``advance``."""
         self._now += dt.timedelta(days=days)
@@ -230,9 +257,14 @@ class SandboxServer:
         host: str = DEFAULT_HOST,
         port: int = 0,
         latency: float = 0.0,
+        faults: FaultPlan | None = None,
     ) -> None:
+        # Imported here: the faults module builds on this one's responses.
+        from pipelines.faults import FaultInjector
+
         self.app = app
         self.latency = latency
+        self.faults: FaultInjector = FaultInjector(faults)
         self._address = (host, port)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -247,9 +279,14 @@ class SandboxServer:
     def base_url(self) -> str:
         return f"http://{self._address[0]}:{self.port}"
 
+    def set_faults(self, plan: FaultPlan | None) -> None:
+        """Switch fault injection to ``plan`` (None: off) while serving; the counts are kept."""
+        self.faults.set_plan(plan)
+
     def start(self) -> SandboxServer:
         if self._httpd is not None:
             return self
+        self.faults.resume()
         self._httpd = _HTTPServer(self._address, _Handler, self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -263,6 +300,7 @@ class SandboxServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self.faults.interrupt()  # a slow answer must not hold the server up
         self._httpd.shutdown()
         self._httpd.server_close()
         self._httpd.close_connections()
@@ -287,7 +325,7 @@ class SandboxServer:
             return self._control(method, split.path[len(CONTROL_PREFIX):], query)
         if self.latency > 0:
             time.sleep(self.latency)
-        return self.app.handle(method, split.path, query, headers, body)
+        return self.faults.answer(self.app, method, split.path, query, headers, body)
 
     def _control(self, method: str, route: str, query: dict[str, list[str]]) -> SandboxResponse:
         app = self.app
@@ -303,7 +341,23 @@ class SandboxServer:
             with app.lock:
                 today, now = app.today, app.now
             return SandboxResponse.json({"today": today.isoformat(), "now": now.isoformat()})
+        if route == "faults":
+            return self._control_faults(method, query)
         return SandboxResponse.error(404, "unknown sandbox control route")
+
+    def _control_faults(self, method: str, query: dict[str, list[str]]) -> SandboxResponse:
+        from pipelines.faults import FaultPlan
+
+        if method == "GET":
+            return SandboxResponse.json(self.faults.status())
+        if method != "POST":
+            return SandboxResponse.error(405, "use GET or POST", allowed=["GET", "POST"])
+        try:
+            plan = FaultPlan.from_query(query)
+        except ValueError as problem:
+            return SandboxResponse.error(400, str(problem))
+        self.set_faults(plan)
+        return SandboxResponse.json(plan.to_json() if plan else None)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -315,6 +369,7 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], owner: SandboxServer):
         self.owner = owner
         self._connections: set[socket.socket] = set()
+        self._resetting: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, handler)
 
@@ -327,9 +382,21 @@ class _HTTPServer(ThreadingHTTPServer):
             self._connections.add(conn)
         return conn, addr
 
+    def reset_on_close(self, conn: socket.socket) -> None:
+        """Make the end of this connection a reset (RST), not an orderly close."""
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET_ON_CLOSE)
+        with self._connections_lock:
+            self._resetting.add(conn)
+
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self._connections.discard(request)
+            reset = request in self._resetting
+            self._resetting.discard(request)
+        if reset:
+            # shutdown() would send a FIN first; closing alone sends the RST.
+            self.close_request(request)
+            return
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
@@ -383,6 +450,9 @@ class _Handler(BaseHTTPRequestHandler):
         return SandboxResponse.error(500, "internal sandbox error", type=type(exc).__name__)
 
     def _send(self, response: SandboxResponse, payload: bytes | None = None) -> None:
+        if response.reset_midway:
+            self._send_then_reset(response, payload)
+            return
         if payload is None and response.is_stream:
             self._send_stream(response)
             return
@@ -445,6 +515,35 @@ class _Handler(BaseHTTPRequestHandler):
             raise
         finally:
             _close(chunks)
+
+    def _send_then_reset(self, response: SandboxResponse, payload: bytes | None) -> None:
+        """Headers promising the whole body, about half of it, then a connection reset.
+
+        A stream is collected first (fault injection runs at small scales) and
+        keeps its chunked framing; the client sees the body broken off.
+        """
+        chunked = payload is None and self.request_version == "HTTP/1.1"
+        if payload is None:
+            try:
+                payload = response.encoded()
+            except Exception as exc:
+                self._send(self._internal_error(exc))
+                return
+        part = payload[: len(payload) // 2]
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding"):
+                self.send_header(name, value)
+        self.end_headers()
+        if part:
+            self.wfile.write(b"%X\r\n%s\r\n" % (len(part), part) if chunked else part)
+        self.close_connection = True
+        self.server.reset_on_close(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
         # Request lines carry API keys in their query strings: log nothing.

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+import inspect
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, urlsplit
 
 import dlt
 
@@ -23,6 +30,21 @@ DEFAULT_WINDOW_DAYS_AFTER_END = 30
 DEFAULT_LOOKBACK_DAYS = 1
 DEFAULT_MAX_IN_FLIGHT = 8
 
+# Settings that hold a URL: the source's parameters named so. Only these are ever echoed.
+URL_SETTING_SUFFIX = "_url"
+URL_SCHEMES = ("http", "https")
+EXPECTED_URL = "expected an absolute http(s) URL such as https://host/path"
+SHOWN_URL_CHARS = 100
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Before a run sends a request, each vendor host gets one TCP connect: a typo or a
+# dead host then fails in seconds, not after the HTTP layer's retries and backoff.
+# A few tries, so a blip at the moment of the probe does not fail the vendor's day.
+PROBE_ATTEMPTS = 3
+PROBE_PAUSE_SECONDS = 1.0
+PROBE_CONNECT_SECONDS = 3.0
+# getaddrinfo has no timeout of its own; a resolver that hangs counts as unreachable.
+PROBE_RESOLVE_SECONDS = 4.0
+
 
 @dataclass(frozen=True)
 class Vendor:
@@ -33,6 +55,9 @@ class Vendor:
     source: Callable[..., DltSource]
     sandbox: type[SandboxApp]
     required_settings: tuple[str, ...]
+    # The settings that are credentials. The sandbox takes each as a keyword argument of
+    # the same name, so `turnout demo` can serve it with configured values.
+    secret_settings: tuple[str, ...] = ()
 
     @property
     def dataset(self) -> str:
@@ -41,20 +66,181 @@ class Vendor:
     def env_name(self, setting: str) -> str:
         return f"SOURCES__{self.name.upper()}__{setting.upper()}"
 
+    def setting_value(self, setting: str) -> Any:
+        """A setting from dlt secrets, config or the environment; None when not set."""
+        key = f"sources.{self.name}.{setting}"
+        # Secrets first: dlt's run trace records values looked up as plain config.
+        value = dlt.secrets.get(key)
+        return value if value is not None else dlt.config.get(key)
+
     def missing_settings(self) -> list[str]:
         """Settings not found in dlt config, secrets or the environment."""
-        missing = []
-        for setting in self.required_settings:
-            key = f"sources.{self.name}.{setting}"
-            # Secrets first: dlt's run trace records values looked up as plain config.
-            if dlt.secrets.get(key) is None and dlt.config.get(key) is None:
-                missing.append(self.env_name(setting))
-        return missing
+        return [self.env_name(setting) for setting in self.required_settings
+                if self.setting_value(setting) is None]
+
+    def unconfigured(self) -> bool:
+        """No required setting is set: the vendor is not in use, and a run skips it."""
+        return len(self.missing_settings()) == len(self.required_settings)
+
+    def url_settings(self) -> dict[str, str]:
+        """Each URL setting the source takes, with the value a run would use (set or default)."""
+        urls = {}
+        for name, parameter in inspect.signature(self.source).parameters.items():
+            if not name.endswith(URL_SETTING_SUFFIX):
+                continue
+            value = self.setting_value(name)
+            if value is None and isinstance(parameter.default, str):
+                value = parameter.default
+            if value is not None:
+                urls[name] = str(value)
+        return urls
+
+    def setting_problems(self) -> list[str]:
+        """What keeps a run from using this vendor, each naming the setting to fix: required
+        settings not set, and URL settings that are not absolute http(s) URLs."""
+        problems = [f"{self.title}: {name} is not set" for name in self.missing_settings()]
+        for setting, value in self.url_settings().items():
+            if not _is_http_url(value):
+                problems.append(f"{self.title}: {self.env_name(setting)} is not a valid URL "
+                                f"({shown_url(value)!r}): {EXPECTED_URL}")
+        return problems
+
+    def endpoints(self) -> list[Endpoint]:
+        """The host and port behind each well-formed URL setting, to probe before a run."""
+        endpoints = []
+        for setting, value in self.url_settings().items():
+            if not _is_http_url(value):
+                continue  # setting_problems names it
+            parts = urlsplit(value)
+            if _behind_proxy(parts):
+                continue  # the HTTP client goes through the proxy, so a direct connect proves nothing
+            host, port = parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme]
+            endpoints.append(Endpoint(self.name, self.title, self.env_name(setting), host, port))
+        return endpoints
 
     def source_for_specs(self) -> DltSource:
         """A source with placeholder settings: enough to describe its tables, never run."""
         placeholders = {setting: "configured-at-run-time" for setting in self.required_settings}
         return self.source(**placeholders)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one URL setting of a vendor points."""
+
+    vendor: str
+    title: str
+    setting: str
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def problem(self) -> str | None:
+        """Why a run could not reach it, naming the setting to fix; None when it takes a connection."""
+        reason = probe(self.host, self.port)
+        return None if reason is None else f"{self.title}: cannot reach {self.address} from {self.setting} ({reason})"
+
+
+def unreachable_settings(vendors: Iterable[Vendor]) -> dict[str, list[str]]:
+    """Per vendor name, its URL settings whose host does not resolve or take a TCP connection.
+
+    Settings are read here, in the caller's thread; only the probes run in parallel,
+    so the whole check takes as long as the slowest host.
+    """
+    endpoints = [endpoint for vendor in vendors for endpoint in vendor.endpoints()]
+    problems: dict[str, list[str]] = {vendor.name: [] for vendor in vendors}
+    if not endpoints:
+        return problems
+    with ThreadPoolExecutor(len(endpoints), thread_name_prefix="turnout-probe") as pool:
+        for endpoint, problem in zip(endpoints, pool.map(Endpoint.problem, endpoints), strict=True):
+            if problem:
+                problems[endpoint.vendor].append(problem)
+    return problems
+
+
+def _is_http_url(value: str) -> bool:
+    if not value or any(char.isspace() for char in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in URL_SCHEMES and bool(parts.hostname)
+
+
+def shown_url(value: str) -> str:
+    """A URL setting as it may be echoed: no query or fragment, no user or password, bounded."""
+    kept = value.split("?", 1)[0].split("#", 1)[0]
+    scheme, separator, rest = kept.partition("://")
+    if separator:
+        authority, slash, path = rest.partition("/")
+        if "@" in authority:
+            authority = "***@" + authority.rpartition("@")[2]
+        kept = f"{scheme}://{authority}{slash}{path}"
+    return kept if len(kept) <= SHOWN_URL_CHARS else kept[:SHOWN_URL_CHARS] + "…"
+
+
+def _behind_proxy(parts: SplitResult) -> bool:
+    proxies = urllib.request.getproxies()
+    proxied = parts.scheme in proxies or "all" in proxies
+    return proxied and not urllib.request.proxy_bypass(parts.hostname or "")
+
+
+def probe(host: str, port: int) -> str | None:
+    """Why host:port cannot be reached (after a few tries), or None when it takes a connection."""
+    reason = None
+    for attempt in range(PROBE_ATTEMPTS):
+        if attempt:
+            time.sleep(PROBE_PAUSE_SECONDS)
+        reason = _probe_once(host, port)
+        if reason is None:
+            return None
+    return reason
+
+
+def _probe_once(host: str, port: int) -> str | None:
+    try:
+        addresses = _resolve(host, port)
+    except OSError as exc:
+        return f"does not resolve: {exc.strerror or exc}" if isinstance(exc, socket.gaierror) else str(exc)
+    reason = "no address"
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as sock:
+            sock.settimeout(PROBE_CONNECT_SECONDS)
+            try:
+                sock.connect(address)
+                return None
+            except ConnectionRefusedError:
+                reason = "connection refused"
+            except TimeoutError:
+                reason = f"no answer within {PROBE_CONNECT_SECONDS:.0f} s"
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+    return reason
+
+
+def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+    """getaddrinfo, bounded in time: it runs in a daemon thread a hung resolver cannot hold up."""
+    answer: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            answer.append(exc)
+
+    worker = threading.Thread(target=lookup, name=f"turnout-resolve-{host}", daemon=True)
+    worker.start()
+    worker.join(PROBE_RESOLVE_SECONDS)
+    if not answer:
+        raise OSError(f"name lookup took longer than {PROBE_RESOLVE_SECONDS:.0f} s")
+    if isinstance(answer[0], OSError):
+        raise answer[0]
+    return answer[0]
 
 
 def per_event_transformer(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -21,9 +22,10 @@ from pathlib import Path
 
 import httpx
 
-from pipelines.brp.sandbox import DEMO_API_KEY, EVENTS_PATH
+from pipelines.brp.sandbox import EVENTS_PATH
 
 SEED = 11
+KEY_SETTING = "SOURCES__BRP__API_KEY"
 EVERY_EVENT = {"startdate": "1970-01-01", "includeparticipants": "true", "bookablefrominternet": "false"}
 
 
@@ -49,17 +51,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(events: int) -> tuple[int, int, int, float, int]:
+    # The sandbox's own key differs per process: the server and the loader share this one.
+    api_key = secrets.token_urlsafe(18)
+    env = {**os.environ, KEY_SETTING: api_key}
     server = subprocess.Popen([sys.executable, "-m", "tests.brp_memory", "--serve", str(events)],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, text=True, env=env)
     try:
         base_url, start_date = server.stdout.readline().split()
-        answer_bytes = _answer_size(base_url)
+        answer_bytes = _answer_size(base_url, api_key)
         with tempfile.TemporaryDirectory(prefix="turnout-brp-memory-") as folder:
             warehouse = Path(folder) / "brp.duckdb"
             began = time.perf_counter()
             load = subprocess.Popen([sys.executable, "-m", "tests.brp_memory", "--load",
                                      base_url, start_date, str(warehouse)],
-                                    stdout=subprocess.PIPE, text=True, env={**os.environ, "DLT_DATA_DIR": folder})
+                                    stdout=subprocess.PIPE, text=True, env={**env, "DLT_DATA_DIR": folder})
             output = load.stdout.read()
             _, status, usage = os.wait4(load.pid, 0)
             seconds = time.perf_counter() - began
@@ -72,9 +77,9 @@ def _measure(events: int) -> tuple[int, int, int, float, int]:
         server.wait()
 
 
-def _answer_size(base_url: str) -> int:
+def _answer_size(base_url: str, api_key: str) -> int:
     size = 0
-    with httpx.stream("GET", base_url + EVENTS_PATH, params={"apikey": DEMO_API_KEY, **EVERY_EVENT},
+    with httpx.stream("GET", base_url + EVENTS_PATH, params={"apikey": api_key, **EVERY_EVENT},
                       timeout=600) as response:
         response.raise_for_status()
         for chunk in response.iter_raw():
@@ -86,7 +91,7 @@ def _serve(events: int) -> int:
     from pipelines.brp.sandbox import BrpSandbox
     from pipelines.sandbox import SandboxServer
 
-    app = BrpSandbox(seed=SEED, scale="large", events=events)
+    app = BrpSandbox(seed=SEED, scale="large", events=events, api_key=os.environ[KEY_SETTING])
     with SandboxServer(app) as server:
         settings = app.settings(server.base_url)
         print(server.base_url, settings["SOURCES__BRP__START_DATE"], flush=True)
@@ -105,7 +110,8 @@ def _load(base_url: str, start_date: str, warehouse: str) -> int:
 
     pipeline = dlt.pipeline(pipeline_name="brp_memory", destination=dlt.destinations.duckdb(warehouse),
                             dataset_name="raw_brp", pipelines_dir=str(Path(warehouse).parent / "pipelines"))
-    pipeline.run(brp_source(base_url=base_url, api_key=DEMO_API_KEY, start_date=start_date),
+    # The API key comes from the environment, as configured for a real run.
+    pipeline.run(brp_source(base_url=base_url, start_date=start_date),
                  loader_file_format="parquet")
     with duckdb.connect(warehouse, read_only=True) as con:
         [(participants,)] = con.execute("select count(*) from raw_brp.participants").fetchall()

@@ -92,3 +92,67 @@ def warehouse(tmp_path: Path) -> Path:
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+# --- the reliability table (tests/reliability.py) ------------------------------------
+
+_LEDGER_KEY = pytest.StashKey["Ledger"]()
+_STARTED_KEY = pytest.StashKey[dt.datetime]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.reliability import Ledger
+
+    config.stash[_LEDGER_KEY] = Ledger()
+    config.stash[_STARTED_KEY] = dt.datetime.now(dt.UTC)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    from tests.reliability import MARKER
+
+    if any(item.get_closest_marker(MARKER) for item in items):
+        items[0].config.stash[_LEDGER_KEY].incomplete = True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tests.reliability import MARKER
+
+    ledger = config.stash[_LEDGER_KEY]
+    ledger.expected = {item.nodeid for item in items if item.get_closest_marker(MARKER)}
+    # Only a run of the whole suite (no paths, or the tests folder itself) rewrites the document.
+    tests_dir = Path(__file__).resolve().parent
+    paths = [arg for arg in config.invocation_params.args if not arg.startswith("-")]
+    if any(Path(config.invocation_params.dir, arg.split("::")[0]).resolve() != tests_dir for arg in paths):
+        ledger.incomplete = True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    ledger = item.config.stash[_LEDGER_KEY]
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        if report.skipped:
+            ledger.incomplete = True
+        detail = ""
+        if report.failed and call.excinfo is not None:
+            detail = str(call.excinfo.value).strip().splitlines()[0][:200] if str(call.excinfo.value).strip() else ""
+        ledger.settle(item.nodeid, report.outcome, detail)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.reliability import DOCUMENT
+
+    ledger = session.config.stash.get(_LEDGER_KEY, None)
+    if ledger is None or not ledger.complete():
+        return
+    DOCUMENT.parent.mkdir(parents=True, exist_ok=True)
+    DOCUMENT.write_text(ledger.render(session.config.stash[_STARTED_KEY], dt.datetime.now(dt.UTC)))
+
+
+@pytest.fixture
+def reliability(request: pytest.FixtureRequest):
+    """Records this test's row in docs/reliability.md: call .trial(...) then .measured(...)."""
+    from tests.reliability import Recorder
+
+    return Recorder(request.config.stash[_LEDGER_KEY], request.node.nodeid)

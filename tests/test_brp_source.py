@@ -12,7 +12,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.brp import brp_source
 from pipelines.brp.sandbox import DEMO_API_KEY, BrpSandbox
-from pipelines.http import VendorAuthError, VendorError, VendorResponseError, vendor_error_behind
+from pipelines.http import RetryPolicy, VendorAuthError, VendorError, VendorResponseError, vendor_error_behind
 from pipelines.sandbox import SandboxServer
 from tests.brp_crawl import crawl, stockholm_to_utc
 from tests.conftest import SANDBOX_START
@@ -196,17 +196,30 @@ def test_an_xml_error_document_names_brp_the_request_and_the_code_and_loses_noth
     _assert_matches_api(warehouse, brp_server)
 
 
-def test_malformed_xml_fails_naming_the_request_and_loses_nothing(brp_server, tmp_path):
+def test_xml_that_stays_malformed_fails_naming_the_request_and_loses_nothing(brp_server, tmp_path):
     warehouse = _run(brp_server, tmp_path)
     counts = _row_counts(warehouse)
     _advance(brp_server)
-    brp_server.app.break_next()
+    brp_server.app.break_next(times=RetryPolicy().attempts)
 
     error = _failure(brp_server, tmp_path)
 
     assert isinstance(error, VendorResponseError)
     assert str(error).startswith("BRP GET /events.xml?") and "malformed XML after" in str(error)
+    assert f"gave up after {RetryPolicy().attempts} attempts" in str(error)
     assert _row_counts(warehouse) == counts
+
+
+def test_xml_cut_short_once_is_read_again_and_nothing_is_lost_or_doubled(brp_server, tmp_path):
+    _run(brp_server, tmp_path)
+    _advance(brp_server)
+    brp_server.app.break_next()
+
+    warehouse = _run(brp_server, tmp_path)
+
+    _assert_matches_api(warehouse, brp_server)
+    [(rows, distinct)] = query(warehouse, "select count(*), count(distinct id) from raw_brp.events")
+    assert rows == distinct
 
 
 def test_a_wrong_api_key_fails_at_once_without_showing_it(brp_server, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.eventbookings import api_client, eventbookings_source
-from pipelines.eventbookings.helpers import clean_ticket, page_rows, paginate, split_url
+from pipelines.eventbookings.helpers import EVENT_DATES, clean_ticket, page_rows, paginate, split_url
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.http import (
     RetryPolicy,
@@ -203,12 +203,25 @@ def test_paginate_trusts_the_records_count_sent_as_a_string():
     assert calls == [0, 20]  # no third request for an empty page
 
 
-def test_a_record_without_uuid_names_vendor_endpoint_position_and_field():
-    client = _fake(lambda request: httpx.Response(200, json={"attendees": [{"name": "x"}]}))
+def test_a_record_without_uuid_names_vendor_endpoint_page_record_and_field():
+    client = _fake(lambda request: httpx.Response(200, json={"attendees": [{"uuid": "a"}, {"name": "x"}]}))
     with pytest.raises(VendorResponseError) as error:
         list(paginate(client, "/events/abc/attendees", "attendees"))
-    assert str(error.value) == (
-        "EventBookings GET /events/abc/attendees: a record in 'attendees' at position 0 has no 'uuid'")
+    assert str(error.value) == ("EventBookings GET /events/abc/attendees: 'attendees' page at position 0, "
+                                "record 2: required key field 'uuid' is missing")
+
+
+def test_a_null_uuid_and_an_unreadable_date_are_named_too():
+    client = _fake(lambda request: httpx.Response(200, json={"events": [{"uuid": None}]}))
+    with pytest.raises(VendorResponseError, match="record 1: key field 'uuid' is null"):
+        list(paginate(client, "/events", "events"))
+    event = {"uuid": "e1", "updated_on": "2026-03-01 10:00:00", "attending_on": [{"utc": "31/02/2026 25:61"}]}
+    client = _fake(lambda request: httpx.Response(200, json={"events": [event]}))
+    with pytest.raises(VendorResponseError) as error:
+        list(paginate(client, "/events", "events", dates=EVENT_DATES))
+    assert str(error.value) == ("EventBookings GET /events: 'events' page at position 0, record 1: "
+                                "(uuid='e1') field 'attending_on' does not parse as a date/time: "
+                                "[{'utc': '31/02/2026 25:61'}]")
 
 
 def test_sessions_are_flattened_out_of_their_groups_keeping_their_type():

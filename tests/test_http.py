@@ -276,14 +276,23 @@ def test_rejected_credentials_raise_auth_error_without_retry(vendor, make_client
     assert "OPUS DX GET /events" in str(info.value) and "credential rejected" in str(info.value)
 
 
-def test_invalid_json_raises_response_error(vendor, make_client):
+def test_a_body_that_stays_invalid_json_raises_a_response_error_after_every_attempt(vendor, make_client):
     vendor.script("/events", reply(200, b"<html>Service temporarily unavailable</html>"))
-    client, _ = make_client()
+    client, sleeps = make_client()
     with pytest.raises(VendorResponseError) as info:
         client.get_json("/events")
     message = str(info.value)
-    assert all(part in message for part in ("OPUS DX GET /events", "not valid JSON", "<html>Service"))
-    assert isinstance(info.value, VendorError) and vendor.hits["/events"] == 1
+    assert all(part in message for part in ("OPUS DX GET /events", "not valid JSON", "<html>Service",
+                                            f"gave up after {FAST.attempts} attempts"))
+    assert isinstance(info.value, VendorError) and vendor.hits["/events"] == FAST.attempts
+    assert_backoff(sleeps)
+
+
+def test_a_body_cut_short_once_is_fetched_again(vendor, make_client):
+    vendor.script("/events", reply(200, b'{"data": [1, 2'), reply(200, b'{"data": [1, 2]}'))
+    client, sleeps = make_client()
+    assert client.get_json("/events") == {"data": [1, 2]}
+    assert vendor.hits["/events"] == 2 and len(sleeps) == 1
 
 
 def test_secrets_are_registered_from_arguments_params_and_headers():

@@ -14,7 +14,7 @@ import pytest
 from pipelines.http import RetryPolicy, VendorClient, VendorResponseError
 from pipelines.opus import opus_source
 from pipelines.opus.helpers import keyed_object_to_list, paginate
-from pipelines.opus.sandbox import OpusSandbox
+from pipelines.opus.sandbox import DEMO_API_KEY, OpusSandbox
 from pipelines.sandbox import SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.opus_crawl import crawl
@@ -118,7 +118,7 @@ def test_incremental_reads_over_several_days(tmp_path: Path):
         ever_listed: set[tuple[str, str]] = set()
 
         for _day in range(1, 4):
-            api_before = crawl(server.base_url, "opus-sandbox-key")
+            api_before = crawl(server.base_url, DEMO_API_KEY)
             ever_listed |= api_before["registrations"]
             httpx.post(f"{server.base_url}/_sandbox/advance", params={"days": 1}).raise_for_status()
             sandbox.requests.clear()
@@ -130,7 +130,7 @@ def test_incremental_reads_over_several_days(tmp_path: Path):
             expected_since = (sandbox.today - dt.timedelta(days=2)).isoformat()
             assert updated and updated[0]["start_date"] == [expected_since]
 
-            api = crawl(server.base_url, "opus-sandbox-key")
+            api = crawl(server.base_url, DEMO_API_KEY)
             ever_listed |= api["registrations"]
             with duckdb.connect(str(warehouse), read_only=True) as con:
                 current = set(con.execute(
@@ -154,7 +154,7 @@ def test_old_events_leave_the_active_window(tmp_path: Path):
         long_over = {
             str(e["id"])
             for e in httpx.get(f"{server.base_url}/rest/api/v1/events",
-                               params={"api_key": "opus-sandbox-key", "limit": 1000}).json()[0]["events"]
+                               params={"api_key": DEMO_API_KEY, "limit": 1000}).json()[0]["events"]
             if e["end_date"][:10] < (sandbox.today - dt.timedelta(days=31)).isoformat()
         }
         assert long_over, "the sandbox should have events that ended more than 30 days ago"
@@ -173,6 +173,6 @@ def test_old_events_leave_the_active_window(tmp_path: Path):
 def _updated_event_ids(sandbox: RecordingSandbox, server: SandboxServer) -> set[str]:
     since = (sandbox.today - dt.timedelta(days=2)).isoformat()
     events = httpx.get(f"{server.base_url}/rest/api/v1/events",
-                       params={"api_key": "opus-sandbox-key", "limit": 1000,
+                       params={"api_key": DEMO_API_KEY, "limit": 1000,
                                "date_filter_type": "updated_at", "start_date": since}).json()[0]["events"]
     return {str(e["id"]) for e in events}

@@ -25,7 +25,8 @@ from dlt.sources import DltResource
 from pipelines.brp import helpers
 from pipelines.brp.helpers import EventRead
 from pipelines.brp.sandbox import BrpSandbox
-from pipelines.http import VendorClient
+from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
+from pipelines.http import request_timeout as http_timeout
 from pipelines.vendor import (
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_WINDOW_DAYS_AFTER_END,
@@ -61,6 +62,7 @@ def brp_source(
     window_days: int = DEFAULT_WINDOW_DAYS,
     business_unit_ids: Sequence[int] | str | None = None,
     bookable_from_internet_only: bool = False,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> Iterable[DltResource]:
     """BRP events and participants: backfilled from `start_date`, then the active window each run."""
     run_date = resolve_as_of(as_of)
@@ -68,7 +70,8 @@ def brp_source(
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
     first_day = resolve_as_of(start_date) if start_date else run_date - dt.timedelta(days=DEFAULT_BACKFILL_DAYS)
     client = VendorClient(NAME, TITLE, base_url, params={"apikey": api_key},
-                          describe_error=helpers.describe_error_document, max_in_flight=1)
+                          describe_error=helpers.describe_error_document, max_in_flight=1,
+                          timeout=http_timeout(request_timeout))
     plan = ReadPlan(run_date, first_day, lookback_days, window_days_after_end, max(1, int(window_days)),
                     _filters(business_unit_ids, bookable_from_internet_only))
     feed = event_feed(client, plan)
@@ -217,4 +220,5 @@ VENDOR = Vendor(
     source=brp_source,
     sandbox=BrpSandbox,
     required_settings=("base_url", "api_key"),
+    secret_settings=("api_key",),
 )

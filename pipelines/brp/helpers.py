@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from pipelines.http import VendorClient, VendorError
+from pipelines.http import VendorBodyError, VendorClient, VendorError, VendorHTTPError
+
+log = logging.getLogger("turnout.brp")
 
 EVENTS_PATH = "/events.xml"
 TIMEZONE_NAME = "Europe/Stockholm"
@@ -66,6 +69,16 @@ def local_to_utc(text: str | None, zone: ZoneInfo | None = None) -> dt.datetime 
         except ValueError:
             continue
         return local.replace(tzinfo=zone or stockholm()).astimezone(dt.UTC)
+    return None
+
+
+def unreadable_time(event: Row) -> str | None:
+    """The first local date or time field that is given but does not parse (it would land as NULL)."""
+    for name in ("startdate", "enddate", *LOCAL_TIMES):
+        if event.get(name) and local_to_utc(event[name]) is None:
+            return name
+    if event.get("startdate") and event.get("time") and local_to_utc(f"{event['startdate']} {event['time']}") is None:
+        return "time"
     return None
 
 
@@ -153,15 +166,34 @@ def read_events(client: VendorClient, params: Mapping[str, Any], zone: ZoneInfo)
     """Yields each `<event>` of one request as soon as it has arrived.
 
     The body is fed to lxml's pull parser chunk by chunk and every event is
-    cleared once read, so memory stays flat however large the answer. An error
-    document, malformed XML or a broken-off body raises, naming the request.
+    cleared once read, so memory stays flat however large the answer. A body
+    that breaks off or stops parsing is requested again (as many times as the
+    client retries a request), and only events not yet yielded are yielded
+    from the new answer. An error document, or a body still broken after
+    every attempt, raises, naming the request.
     """
     label = request_label(params)
-    try:
-        with client.stream(EVENTS_PATH, params) as response:
-            yield from _parse(client, client.body_chunks(response, EVENTS_PATH), zone)
-    except VendorError as error:
-        raise error.for_request(label) from None
+    delivered: set[str] = set()
+    for attempt in range(1, client.retry.attempts + 1):
+        try:
+            with client.stream(EVENTS_PATH, params) as response:
+                for read in _parse(client, client.body_chunks(response, EVENTS_PATH), zone):
+                    if read.event_id not in delivered:
+                        delivered.add(read.event_id)
+                        yield read
+            return
+        except VendorError as error:
+            if not _broken_body(error) or attempt == client.retry.attempts:
+                final = error.after_attempts(attempt) if attempt > 1 else error
+                raise final.for_request(label) from None
+            log.warning("%s %s: attempt %d/%d broke off (%s); reading it again", client.title, label,
+                        attempt, client.retry.attempts, error.detail)
+        client.pause_before_retry(attempt)
+
+
+def _broken_body(error: VendorError) -> bool:
+    """A body cut short or garbled on the way, as opposed to an answer the vendor meant."""
+    return isinstance(error, VendorBodyError) or (isinstance(error, VendorHTTPError) and error.status is None)
 
 
 def _parse(client: VendorClient, chunks: Iterator[bytes], zone: ZoneInfo) -> Iterator[EventRead]:
@@ -176,7 +208,8 @@ def _parse(client: VendorClient, chunks: Iterator[bytes], zone: ZoneInfo) -> Ite
                 _forget(element)
         root = parser.close()
     except etree.XMLSyntaxError as exc:
-        raise client.response_error(EVENTS_PATH, f"malformed XML after {read} events ({exc.msg})") from None
+        raise client.response_error(EVENTS_PATH, f"malformed XML after {read} events ({exc.msg})",
+                                    cls=VendorBodyError) from None
     if root.tag == ERRORS:
         raise client.response_error(EVENTS_PATH, f"the API answered {_errors_text(root)}")
     if root.tag != "events":
@@ -200,7 +233,13 @@ def _event_read(client: VendorClient, element: etree._Element, position: int, zo
         else:
             _flatten_into(event, child, child.tag)
     if not event.get("id"):
-        raise client.response_error(EVENTS_PATH, f"the <event> at position {position} has no <id>")
+        missing = "has no <id>" if "id" not in event else "has an empty <id>"
+        raise client.response_error(EVENTS_PATH, f"the <event> at position {position} {missing}")
+    unreadable = unreadable_time(event)
+    if unreadable:
+        raise client.response_error(
+            EVENTS_PATH, f"the <event> at position {position} (id {event['id']}): <{unreadable}> "
+                         f"does not parse as a date/time: {event[unreadable]!r}")
     if any(not participant.get("eventbookingid") for participant in participants or ()):
         raise client.response_error(
             EVENTS_PATH, f"a participant of event {event['id']} has no <eventbookingid>")

@@ -91,6 +91,16 @@ Assumptions where the document is silent:
   about 2% of the bookings of events not started (cancellations leave no
   trace). Each day's draws come from its own seed, so advancing 2 days equals
   advancing 1 day twice.
+
+Faults (``pipelines.faults``): drift and bad data apply to the events
+document (both paths); the whole stream is collected, changed with lxml and
+sent again as one chunk (an empty element may come back as ``<x/>``). The key
+is ``<id>``; the date is ``<lastupdate>``, the source's cursor. Drift adds a
+``<promocode>`` element, nests the text of ``<registered>`` in a ``<value>``
+element and leaves out ``<description>``; the source needs none of them.
+Status faults answer the XML error document above
+(codes such as ``ServiceUnavailable``). BRP uses a static ``apikey``:
+``expired_token`` never applies.
 """
 
 from __future__ import annotations
@@ -100,15 +110,19 @@ import hmac
 import itertools
 import random
 import re
+import secrets
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from pipelines.faults import FaultTarget
 from pipelines.sandbox import PersonPool, SandboxApp, SandboxResponse, synchronized
 
-DEMO_API_KEY = "brp-sandbox-apikey-5f2c9e"
+# Drawn once per process, so no usable key is a constant in code: tests read it
+# from here, clients from `settings()`, and `turnout demo` may pass its own.
+DEMO_API_KEY = f"brp-sandbox-{secrets.token_urlsafe(18)}"
 EVENTS_PATH = "/events.xml"
 EVENTS_PATHS = (EVENTS_PATH, "/events")
 TIMEZONE = "Europe/Stockholm"
@@ -419,6 +433,16 @@ class BrpSandbox(SandboxApp):
 
     vendor = "brp"
     title = "BRP"
+    fault_target = FaultTarget(
+        paths=tuple(re.escape(path) for path in EVENTS_PATHS),
+        records=("events", "event"),
+        key="id",
+        date="lastupdate",
+        new_field="promocode",
+        retyped_field="registered",
+        gone_field="description",
+        xml=True,
+    )
 
     def __init__(
         self,
@@ -443,7 +467,7 @@ class BrpSandbox(SandboxApp):
         self.api_key = api_key
         self.requests_served = 0
         self._failure: tuple[int, str, str] | None = None
-        self._break = False
+        self._break = 0
         self.people = PersonPool(seed, self.preset.people)
         self._names: list[tuple[str, str] | None] = [None] * len(self.people)
         self.events: list[Event] = []  # in id (creation) order
@@ -477,9 +501,9 @@ class BrpSandbox(SandboxApp):
         self._failure = (status, code, message)
 
     @synchronized
-    def break_next(self) -> None:
-        """The next events response stops in the middle of an event, then ends cleanly."""
-        self._break = True
+    def break_next(self, times: int = 1) -> None:
+        """The next `times` events responses stop in the middle of an event, then end cleanly."""
+        self._break = times
 
     @synchronized
     def participant_count(self) -> int:
@@ -774,7 +798,7 @@ class BrpSandbox(SandboxApp):
         except ApiError as error:
             return error.response()
         matching = self._select(request)
-        broken, self._break = self._break, False
+        broken, self._break = self._break > 0, max(0, self._break - 1)
         return SandboxResponse.xml_stream(self._render(matching, request.include_participants, broken))
 
     def _authenticate(self, query: Mapping[str, list[str]]) -> None:

@@ -16,12 +16,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import dlt
+import httpx
 from dlt.sources import DltResource
 
 from pipelines.eventbookings import helpers
 from pipelines.eventbookings.helpers import paginate
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
-from pipelines.http import VendorClient
+from pipelines.http import DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT, VendorClient
+from pipelines.http import request_timeout as http_timeout
 from pipelines.oauth import ClientCredentials
 from pipelines.vendor import (
     DEFAULT_LOOKBACK_DAYS,
@@ -54,26 +56,29 @@ def eventbookings_source(
     window_days_after_end: int = DEFAULT_WINDOW_DAYS_AFTER_END,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     rows: int = helpers.MAX_ROWS,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> Iterable[DltResource]:
     """All EventBookings entities for the events that changed or are still active on `as_of`."""
     run_date = resolve_as_of(as_of)
     # Raw tables keep the vendor's strings; staging parses dates once, in one place.
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
-    client = api_client(base_url, token_url, client_id, client_secret, max_in_flight)
+    client = api_client(base_url, token_url, client_id, client_secret, max_in_flight,
+                        http_timeout(request_timeout))
     page_size = helpers.page_rows(rows)
     event_list = events(client, run_date, lookback_days, window_days_after_end, page_size)
     return (event_list, *(event_list | child_list(client, spec, run_date, page_size) for spec in CHILD_LISTS))
 
 
 def api_client(
-    base_url: str, token_url: str, client_id: str, client_secret: str, max_in_flight: int
+    base_url: str, token_url: str, client_id: str, client_secret: str, max_in_flight: int,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
 ) -> VendorClient:
     """A client for the API whose bearer token comes from the identity server."""
     token_origin, token_path = helpers.split_url(token_url)
-    token_client = VendorClient(NAME, TITLE, token_origin, secrets=[client_secret, client_id])
+    token_client = VendorClient(NAME, TITLE, token_origin, secrets=[client_secret, client_id], timeout=timeout)
     auth = ClientCredentials(token_client, token_path, client_id, client_secret)
     client = VendorClient(NAME, TITLE, base_url, secrets=[client_secret, client_id],
-                          auth=auth, max_in_flight=max_in_flight)
+                          auth=auth, max_in_flight=max_in_flight, timeout=timeout)
     auth.redactors.append(client.redactor)
     return client
 
@@ -89,7 +94,7 @@ def events(
         changed_since = cursor - dt.timedelta(days=lookback_days) if cursor else None
         window_start = dt.datetime.combine(run_date - dt.timedelta(days=window_days_after_end), dt.time())
         newest = cursor
-        for page in paginate(client, helpers.EVENTS_PATH, "events", rows=rows):
+        for page in paginate(client, helpers.EVENTS_PATH, "events", rows=rows, dates=helpers.EVENT_DATES):
             selected = []
             for event in page:
                 updated = helpers.parse_datetime(event.get("updated_on"))
@@ -160,4 +165,5 @@ VENDOR = Vendor(
     source=eventbookings_source,
     sandbox=EventBookingsSandbox,
     required_settings=("base_url", "client_id", "client_secret"),
+    secret_settings=("client_id", "client_secret"),
 )

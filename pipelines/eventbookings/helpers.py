@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from pipelines.http import VendorClient
+from pipelines.records import ParseDate, check_records, iso_datetime
 from pipelines.vendor import to_int
 
 DEFAULT_TOKEN_URL = "https://identity.eventbookings.com/connect/token"
@@ -28,6 +29,7 @@ ORDER_BY = "created_ascending"
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 Row = dict[str, Any]
+RECORD_KEY = ("uuid",)
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -50,11 +52,13 @@ def paginate(
     items_key: str,
     params: Mapping[str, Any] | None = None,
     rows: int = MAX_ROWS,
+    dates: Mapping[str, ParseDate] | None = None,
 ) -> Iterator[list[Row]]:
     """Yields the pages of one list, following `position` and `rows`.
 
     Stops on an empty page, on a page shorter than the rows asked for, or once
-    `pagination.records` rows have been read. Every record must carry a `uuid`.
+    `pagination.records` rows have been read. Every record must carry a `uuid`
+    and readable `dates`.
     """
     position = 0
     while True:
@@ -72,10 +76,7 @@ def paginate(
             items = flatten_session_groups(client, path, items, position)
         if not items:
             return
-        for item in items:
-            if not isinstance(item, Mapping) or not item.get("uuid"):
-                raise client.response_error(
-                    path, f"a record in '{items_key}' at position {position} has no 'uuid'")
+        check_records(client, path, f"'{items_key}' page at position {position}", items, RECORD_KEY, dates)
         yield items
         position += len(items)
         records = to_int((payload.get("pagination") or {}).get("records"))
@@ -117,6 +118,19 @@ def parse_datetime(value: Any) -> dt.datetime | None:
         except ValueError:
             continue
     return None
+
+
+def date_pairs(value: Any) -> None:
+    """`attending_on`: a list of {"utc": ..., "local": ...} pairs whose UTC times parse."""
+    for pair in value if isinstance(value, list) else [value]:
+        if not isinstance(pair, Mapping):
+            raise TypeError(type(pair).__name__)
+        iso_datetime(pair["utc"])
+
+
+# The times staging casts and the source plans its reads by.
+EVENT_DATES: dict[str, ParseDate] = {"attending_on": date_pairs, "created_on": iso_datetime,
+                                     "updated_on": iso_datetime}
 
 
 def event_end(event: Mapping[str, Any]) -> dt.datetime | None:

@@ -129,6 +129,16 @@ Assumptions where the document is silent:
   now and then cancels a future event through the cancel endpoint's code, and
   checks in the attendees of events that started. Each day's draws come from
   its own seed, so advancing 2 days equals advancing 1 day twice.
+
+Faults (``pipelines.faults``): drift and bad data apply to ``GET /api/events``
+and ``GET /api/events/{uuid}``. The key is ``uuid``; the date is
+``updated_on``, the source's cursor. Drift adds ``promo_code``, turns
+``enable_datetime_conversion`` (a string stored as is) into an object and
+leaves out ``ticket_instruction`` (a free text an organiser may not set);
+the source needs none of them. ``expired_token`` applies to API calls with a
+bearer token, never to the token endpoint: the token presented expires at
+once, so the call answers the expired-token 401 above, and so does every
+later call with that token, until the client fetches a new one.
 """
 
 from __future__ import annotations
@@ -146,10 +156,13 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
+from pipelines.faults import FaultTarget
 from pipelines.sandbox import PersonPool, SandboxApp, SandboxResponse, synchronized
 
-DEMO_CLIENT_ID = "eventbookings-sandbox-client"
-DEMO_CLIENT_SECRET = "eventbookings-sandbox-secret"
+# Drawn once per process, so no usable credential is a constant in code: tests read
+# them from here, clients from `settings()`, and `turnout demo` may pass its own.
+DEMO_CLIENT_ID = f"eventbookings-client-{secrets.token_urlsafe(12)}"
+DEMO_CLIENT_SECRET = f"eventbookings-secret-{secrets.token_urlsafe(18)}"
 API_PREFIX = "/api"
 TOKEN_PATH = "/connect/token"
 # Below API_PREFIX; "{uuid}" is the event's.
@@ -188,6 +201,8 @@ TOKEN_SCOPE = "all IdentityServerApi"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # Expired tokens are remembered this long, so that they answer "expired".
 EXPIRED_TOKEN_MEMORY = 3600.0
+INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
+EXPIRED_TOKEN_CHALLENGE = 'Bearer error="invalid_token", error_description="The token expired"'
 
 DEFAULT_ROWS = 20
 ROWS_RANGE = (20, 100)
@@ -678,6 +693,10 @@ Handler = Callable[["EventBookingsSandbox", Mapping[str, list[str]], "Event | No
 class EventBookingsSandbox(SandboxApp):
     """The EventBookings API over synthetic data; see the module docstring.
 
+    The token endpoint accepts only ``client_id`` and ``client_secret`` (by
+    default the ones drawn for this process, ``DEMO_CLIENT_ID`` and
+    ``DEMO_CLIENT_SECRET``).
+
     Test hooks besides HTTP: ``tokens_issued`` counts successful token grants,
     ``requests_served`` counts requests to the API (not to the token endpoint),
     ``revoke_tokens()`` makes every issued token unknown, ``waiting_list_count()``
@@ -688,6 +707,15 @@ class EventBookingsSandbox(SandboxApp):
 
     vendor = "eventbookings"
     title = "EventBookings"
+    fault_target = FaultTarget(
+        paths=(re.escape(API_PREFIX + "/events"), re.escape(API_PREFIX + "/events/") + r"[^/]+"),
+        records=("events",),
+        key="uuid",
+        date="updated_on",
+        new_field="promo_code",
+        retyped_field="enable_datetime_conversion",
+        gone_field="ticket_instruction",
+    )
 
     def __init__(
         self,
@@ -696,12 +724,16 @@ class EventBookingsSandbox(SandboxApp):
         scale: str = "small",
         start_date: dt.date | None = None,
         token_lifetime: float = 3600.0,
+        client_id: str = DEMO_CLIENT_ID,
+        client_secret: str = DEMO_CLIENT_SECRET,
     ) -> None:
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
         super().__init__(seed=seed, scale=scale, start_date=start_date)
         self.preset = SCALES[scale]
         self.token_lifetime = token_lifetime
+        self.client_id = client_id
+        self.client_secret = client_secret
         self.tokens_issued = 0
         self.requests_served = 0
         self._tokens: dict[str, float] = {}  # token -> expiry (time.monotonic)
@@ -721,9 +753,24 @@ class EventBookingsSandbox(SandboxApp):
         return {
             "SOURCES__EVENTBOOKINGS__BASE_URL": base_url + API_PREFIX,
             "SOURCES__EVENTBOOKINGS__TOKEN_URL": base_url + TOKEN_PATH,
-            "SOURCES__EVENTBOOKINGS__CLIENT_ID": DEMO_CLIENT_ID,
-            "SOURCES__EVENTBOOKINGS__CLIENT_SECRET": DEMO_CLIENT_SECRET,
+            "SOURCES__EVENTBOOKINGS__CLIENT_ID": self.client_id,
+            "SOURCES__EVENTBOOKINGS__CLIENT_SECRET": self.client_secret,
         }
+
+    def presented_token(self, method: str, path: str, headers: Mapping[str, str]) -> str | None:
+        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            return None  # the token endpoint, or no API call at all
+        scheme, _, token = _header(headers, "Authorization").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return token.strip()
+
+    @synchronized
+    def expire_token(self, token: str) -> SandboxResponse:
+        """The token expires now (if it was issued here) and the call gets the expired-token 401."""
+        if token in self._tokens:
+            self._tokens[token] = min(self._tokens[token], time.monotonic())
+        return _error(401, "Unauthorized", {"WWW-Authenticate": EXPIRED_TOKEN_CHALLENGE})
 
     @synchronized
     def revoke_tokens(self) -> None:
@@ -1334,8 +1381,8 @@ class EventBookingsSandbox(SandboxApp):
             return _oauth_error("invalid_request")
         client_id = fields.get("client_id", [""])[0]
         client_secret = fields.get("client_secret", [""])[0]
-        known_client = hmac.compare_digest(client_id.encode(), DEMO_CLIENT_ID.encode())
-        right_secret = hmac.compare_digest(client_secret.encode(), DEMO_CLIENT_SECRET.encode())
+        known_client = hmac.compare_digest(client_id.encode(), self.client_id.encode())
+        right_secret = hmac.compare_digest(client_secret.encode(), self.client_secret.encode())
         if not (known_client and right_secret):
             return _oauth_error("invalid_client")
         if fields.get("grant_type", [""])[0] != GRANT_TYPE:
@@ -1359,9 +1406,9 @@ class EventBookingsSandbox(SandboxApp):
         scheme, _, token = _header(headers, "Authorization").strip().partition(" ")
         expiry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         if expiry is None:
-            challenge = 'Bearer error="invalid_token"'
+            challenge = INVALID_TOKEN_CHALLENGE
         elif time.monotonic() >= expiry:
-            challenge = 'Bearer error="invalid_token", error_description="The token expired"'
+            challenge = EXPIRED_TOKEN_CHALLENGE
         else:
             return None
         return _error(401, "Unauthorized", {"WWW-Authenticate": challenge})

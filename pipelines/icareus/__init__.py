@@ -24,7 +24,8 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from pipelines.http import VendorClient, VendorError
+from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient, VendorError
+from pipelines.http import request_timeout as http_timeout
 from pipelines.icareus import helpers
 from pipelines.icareus.helpers import Row, SignedToken
 from pipelines.icareus.sandbox import IcareusSandbox
@@ -56,9 +57,11 @@ def icareus_source(
     as_of: str | None = None,
     window_days_after_end: int | None = None,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> Iterable[DltResource]:
     """The configured Icareus events with their rooms (with a window set, not those long over)."""
-    settings = Settings(organization_id, secret, client_ip, event_ids, base_url, max(1, int(max_in_flight)))
+    settings = Settings(organization_id, secret, client_ip, event_ids, base_url, max(1, int(max_in_flight)),
+                        float(request_timeout))
     window_start = (None if window_days_after_end is None
                     else resolve_as_of(as_of) - dt.timedelta(days=int(window_days_after_end)))
     feed = event_feed(settings, window_start)
@@ -75,6 +78,7 @@ class Settings:
     event_ids: str
     base_url: str
     max_in_flight: int
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
 
     def client(self) -> tuple[VendorClient, int, list[int]]:
         """The API client, the organization id and the event ids to read."""
@@ -86,7 +90,8 @@ class Settings:
             raise VendorError(TITLE, "settings", str(problem)) from None
         auth = SignedToken(organization, self.secret, client_ip)
         client = VendorClient(NAME, TITLE, self.base_url, secrets=[self.secret], auth=auth,
-                              describe_error=helpers.describe_error, max_in_flight=self.max_in_flight)
+                              describe_error=helpers.describe_error, max_in_flight=self.max_in_flight,
+                              timeout=http_timeout(self.request_timeout))
         auth.redactors.append(client.redactor)
         return client, organization, event_ids
 
@@ -177,4 +182,5 @@ VENDOR = Vendor(
     source=icareus_source,
     sandbox=IcareusSandbox,
     required_settings=("base_url", "organization_id", "secret", "client_ip", "event_ids"),
+    secret_settings=("secret",),
 )

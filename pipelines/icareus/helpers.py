@@ -18,11 +18,17 @@ from typing import Any
 import httpx
 
 from pipelines.http import Redactor, VendorAuthError, VendorClient, VendorError
+from pipelines.records import ParseDate, epoch_milliseconds, record_problem
 
 log = logging.getLogger("turnout.icareus")
 
 EVENT_PATH = "/api/event"
+EVENT_KEY = ("eventId",)
+# Epoch milliseconds that staging turns into the event's times.
+EVENT_DATES: dict[str, ParseDate] = {"startTime": epoch_milliseconds, "startTimePublic": epoch_milliseconds}
 UNAUTHORIZED = 401
+# A 401 may mean the token went stale in flight: sign anew and retry, a few times at most.
+RENEWALS_ON_401 = 2
 STATUS_OK = "ok"
 # A token is signed again at least this often: fresh enough for any tolerance the
 # vendor allows, while the number of tokens to keep out of logs stays small.
@@ -73,10 +79,13 @@ class SignedToken(httpx.Auth):
         token = self.current_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code == UNAUTHORIZED:
+        for _ in range(RENEWALS_ON_401):
+            if response.status_code != UNAUTHORIZED:
+                return
             self.learn_vendor_clock(response.headers.get("Date"))
-            request.headers["Authorization"] = f"Bearer {self.renew(rejected=token)}"
-            yield request
+            token = self.renew(rejected=token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            response = yield request
 
     def current_token(self) -> str:
         with self._lock:
@@ -149,6 +158,9 @@ def read_event(client: VendorClient, organization_id: int, event_id: int) -> Row
     event = payload.get("event")
     if not isinstance(event, Mapping):
         raise client.response_error(EVENT_PATH, "the answer has no 'event' object").for_request(request)
+    problem = record_problem(event, EVENT_KEY, EVENT_DATES)
+    if problem:
+        raise client.response_error(EVENT_PATH, f"event {event_id}: {problem}").for_request(request)
     if str(event.get("eventId")) != str(event_id):
         raise client.response_error(
             EVENT_PATH, f"asked for event {event_id}, got eventId {event.get('eventId')!r}").for_request(request)

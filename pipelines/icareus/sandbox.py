@@ -96,6 +96,15 @@ Assumptions where the document is silent:
   from some and renames a room of some. No events are created or deleted by
   the clock; the other organisation's events never change. Each day's draws
   come from its own seed, so advancing 2 days equals advancing 1 day twice.
+
+Faults (``pipelines.faults``): drift and bad data apply to ``GET /api/event``
+(the event inside ``{"status": "ok", "event": ...}``; status errors are left
+alone). The key is ``eventId``; the date is ``startTime``, from which the
+source reckons an event's end. Drift adds ``promoCode``, turns ``serviceId``
+(a number stored as is) into an object and leaves out ``description`` (an
+event may have no text; the source declares its column). ``expired_token``
+applies to calls with a bearer token and answers 401 "Token expired" without
+checking it; the client signs a new token and repeats the call.
 """
 
 from __future__ import annotations
@@ -107,17 +116,21 @@ import hmac
 import json
 import random
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.faults import FaultTarget
 from pipelines.sandbox import SandboxApp, SandboxResponse, request_peer, synchronized
 
 DEMO_ORGANIZATION_ID = 1909009
-DEMO_SECRET = "icareus-sandbox-secret-7d41b0"
+# Secrets are drawn once per process, so no usable one is a constant in code: tests
+# read them from here, clients from `settings()`, and `turnout demo` may pass its own.
+DEMO_SECRET = f"icareus-sandbox-{secrets.token_urlsafe(18)}"
 OTHER_ORGANIZATION_ID = 1910044
-OTHER_SECRET = "icareus-other-org-secret-3a9e52"
+OTHER_SECRET = f"icareus-other-org-{secrets.token_urlsafe(18)}"
 DEFAULT_TOKEN_TOLERANCE = 300.0
 DEFAULT_CLIENT_IP = "127.0.0.1"
 
@@ -572,6 +585,15 @@ class IcareusSandbox(SandboxApp):
 
     vendor = "icareus"
     title = "Icareus Suite"
+    fault_target = FaultTarget(
+        paths=(re.escape(EVENT_PATH),),
+        records=("event",),
+        key="eventId",
+        date="startTime",
+        new_field="promoCode",
+        retyped_field="serviceId",
+        gone_field="description",
+    )
 
     def __init__(
         self,
@@ -642,6 +664,18 @@ class IcareusSandbox(SandboxApp):
         """A copy of the event as GET serves it, or None."""
         event = self.events.get(event_id)
         return None if event is None else copy.deepcopy(self._event_json(event))
+
+    def presented_token(self, method: str, path: str, headers: Mapping[str, str]) -> str | None:
+        if (path.rstrip("/") or "/") not in ROUTE_METHODS:
+            return None
+        scheme, _, token = _header(headers, "Authorization").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return token.strip()
+
+    def expire_token(self, token: str) -> SandboxResponse:
+        # Icareus tokens carry their own time: nothing to forget, the client signs a new one.
+        return ApiError(401, "Token expired").response()
 
     @synchronized
     def fail_next(self, status: int, message: str) -> None:

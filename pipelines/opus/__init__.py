@@ -16,7 +16,8 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from pipelines.http import VendorClient
+from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
+from pipelines.http import request_timeout as http_timeout
 from pipelines.opus import helpers
 from pipelines.opus.helpers import paginate
 from pipelines.opus.sandbox import OpusSandbox
@@ -48,13 +49,15 @@ def opus_source(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     window_days_after_end: int = DEFAULT_WINDOW_DAYS_AFTER_END,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> Iterable[DltResource]:
     """All OPUS DX entities for the events that changed or are still active on `as_of`."""
     run_date = resolve_as_of(as_of)
     # Raw tables keep the vendor's strings; staging parses dates once, in one place.
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
     client = VendorClient(
-        NAME, TITLE, base_url, params={"api_key": api_key}, max_in_flight=max_in_flight
+        NAME, TITLE, base_url, params={"api_key": api_key}, max_in_flight=max_in_flight,
+        timeout=http_timeout(request_timeout),
     )
     event_list = events(client, run_date, lookback_days, window_days_after_end)
     return (event_list, *(event_list | child_list(client, spec, run_date) for spec in CHILD_LISTS))
@@ -69,7 +72,7 @@ def events(
         state = dlt.current.resource_state()
         last_run = state.get("last_run_date")
         if last_run is None:
-            pages = paginate(client, helpers.EVENTS_PATH, "events")
+            pages = paginate(client, helpers.EVENTS_PATH, "events", key=helpers.EVENT_KEY, dates=helpers.EVENT_DATES)
         else:
             changed_since = dt.date.fromisoformat(last_run) - dt.timedelta(days=lookback_days)
             pages = _changed_or_active_events(client, run_date, changed_since, window_days_after_end)
@@ -92,11 +95,14 @@ def _changed_or_active_events(
         helpers.EVENTS_PATH,
         "events",
         {"date_filter_type": "updated_at", "start_date": changed_since.isoformat()},
+        key=helpers.EVENT_KEY,
+        dates=helpers.EVENT_DATES,
     )
     window_start = run_date - dt.timedelta(days=window_days_after_end)
     earliest_start = window_start - dt.timedelta(days=MAX_EVENT_SPAN_DAYS)
     for page in paginate(
-        client, helpers.EVENTS_PATH, "events", {"start_date": earliest_start.isoformat()}
+        client, helpers.EVENTS_PATH, "events", {"start_date": earliest_start.isoformat()},
+        key=helpers.EVENT_KEY, dates=helpers.EVENT_DATES,
     ):
         yield [event for event in page if _ends_on_or_after(event, window_start)]
 
@@ -156,7 +162,9 @@ def child_list(client: VendorClient, spec: ChildList, run_date: dt.date) -> DltR
         rows = []
         params = {"event_id": event["id"]}
         page_size = spec.page_size or helpers.DEFAULT_PAGE_SIZE
-        for page in paginate(client, spec.path, spec.items_key, params, page_size):
+        # The event's id is added here, not sent by the vendor.
+        key = tuple(field for field in spec.primary_key if field != "event_id")
+        for page in paginate(client, spec.path, spec.items_key, params, page_size, key=key):
             for item in page:
                 row = spec.clean(item)
                 row["event_id"] = event["id"]
@@ -172,4 +180,5 @@ VENDOR = Vendor(
     source=opus_source,
     sandbox=OpusSandbox,
     required_settings=("base_url", "api_key"),
+    secret_settings=("api_key",),
 )

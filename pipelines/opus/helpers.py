@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pipelines.http import VendorClient
+from pipelines.records import ParseDate, check_records, iso_datetime
 from pipelines.vendor import to_int
 
 EVENTS_PATH = "/rest/api/v1/events"
@@ -25,6 +26,9 @@ DEFAULT_PAGE_SIZE = 500
 SPEAKERS_PAGE_SIZE = 50
 
 TOTAL_KEYS = ("total_records", "total records")
+EVENT_KEY = ("id",)
+# The times staging casts and the source plans its reads by.
+EVENT_DATES: dict[str, ParseDate] = {"start_date": iso_datetime, "end_date": iso_datetime}
 
 
 def paginate(
@@ -33,11 +37,14 @@ def paginate(
     items_key: str,
     params: Mapping[str, Any] | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
+    key: tuple[str, ...] = (),
+    dates: Mapping[str, ParseDate] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yields the pages of one list endpoint, following `limit`/`offset`.
 
     Stops on an empty page, on a page shorter than the limit the server applied,
     or once `total_records` (in either of its spellings) rows have been read.
+    Every record must carry the `key` fields and readable `dates`.
     """
     offset = 0
     while True:
@@ -46,6 +53,7 @@ def paginate(
         items = find_items(client, path, envelope, items_key)
         if not items:
             return
+        check_records(client, path, f"page at offset {offset}", items, key, dates)
         yield items
         offset += len(items)
         applied_limit = to_int(envelope.get("limit")) or page_size

@@ -111,6 +111,14 @@ Assumptions where the document is silent:
   cancels about 3% of their registrations through the ``cancel_registration``
   code path, and records attendance for sessions that ended. Each day's draws
   come from its own seed, so advancing 2 days equals advancing 1 day twice.
+
+Faults (``pipelines.faults``): drift and bad data apply to the events list,
+``GET /rest/api/v1/events`` (the records under ``events`` in the one-element
+array). The key is ``id``; the date is ``end_date``, which the source reads
+for the active window and staging parses. Drift adds ``promo_code``, turns
+``banner`` (a URL string stored as is) into an object and leaves out ``Icon``
+(a URL "if set"); the source needs none of them. OPUS uses a static
+``api_key``: ``expired_token`` never applies.
 """
 
 from __future__ import annotations
@@ -122,6 +130,7 @@ import json
 import math
 import random
 import re
+import secrets
 import time
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -129,9 +138,12 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from pipelines.faults import FaultTarget
 from pipelines.sandbox import PersonPool, SandboxApp, SandboxResponse, synchronized
 
-DEMO_API_KEY = "opus-sandbox-key"
+# Drawn once per process, so no usable key is a constant in code: tests read it
+# from here, clients from `settings()`, and `turnout demo` may pass its own.
+DEMO_API_KEY = f"opus-sandbox-{secrets.token_urlsafe(18)}"
 
 
 @dataclass(frozen=True)
@@ -541,6 +553,15 @@ class OpusSandbox(SandboxApp):
 
     vendor = "opus"
     title = "OPUS DX"
+    fault_target = FaultTarget(
+        paths=(re.escape(API_PREFIX),),
+        records=(0, "events"),
+        key="id",
+        date="end_date",
+        new_field="promo_code",
+        retyped_field="banner",
+        gone_field="Icon",
+    )
 
     def __init__(
         self,
