@@ -13,6 +13,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from assets.drift import dataset_columns, gone_columns, load_ids, new_columns
 from assets.locks import WarehouseBusy, exclusive_warehouse, kept_open, step_holder
+from assets.recovery import PROCESS_TAG
 from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, pipelines_dir
 from pipelines.http import vendor_error_behind
 from pipelines.vendor import Vendor, unreachable_settings
@@ -56,8 +57,11 @@ def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
         op_tags={WAREHOUSE_OP_TAG: "warehouse"},
     )
     def load_vendor(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        # The same checks as `turnout run` makes first, for runs the schedule starts.
-        problems = vendor.setting_problems() or unreachable_settings([vendor])[vendor.name]
+        # The same checks as `turnout run` makes first, for runs the schedule starts; a run
+        # `turnout run` started (it tags its process) has probed the host already.
+        problems = vendor.setting_problems()
+        if not problems and PROCESS_TAG not in context.run.tags:
+            problems = unreachable_settings([vendor])[vendor.name]
         if problems:
             raise dg.Failure("; ".join(problems) + " (environment or .dlt/secrets.toml)")
         as_of = context.run.tags.get(AS_OF_TAG)

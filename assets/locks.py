@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from assets.settings import env_number
+
 if TYPE_CHECKING:
     import dagster as dg
 
@@ -57,16 +59,8 @@ class WarehouseBusy(RuntimeError):
 
 def lock_timeout() -> float:
     """Seconds to wait for a busy warehouse ($TURNOUT_LOCK_TIMEOUT, default an hour; 0: do not wait)."""
-    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
-    if not text:
-        return DEFAULT_LOCK_TIMEOUT_SECONDS
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:  # also rejects nan
-        raise ValueError(f"{LOCK_TIMEOUT_ENV} must be a number of seconds, 0 or more, not {text!r}")
-    return seconds
+    seconds = env_number(LOCK_TIMEOUT_ENV, lambda value: value >= 0, "a number of seconds, 0 or more")
+    return DEFAULT_LOCK_TIMEOUT_SECONDS if seconds is None else seconds
 
 
 def step_holder(context: dg.AssetExecutionContext) -> str:

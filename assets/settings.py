@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -44,18 +45,23 @@ def hash_personal_data() -> bool:
     return os.environ.get(HASH_PERSONAL_DATA_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def freshness_hours() -> float | None:
-    """The freshness threshold in hours ($TURNOUT_FRESHNESS_HOURS), None for "a load today (UTC)"."""
-    text = os.environ.get(FRESHNESS_HOURS_ENV, "").strip()
+def env_number(name: str, accept: Callable[[float], bool], expected: str) -> float | None:
+    """A number from the environment, None when unset; ValueError naming the setting when not `accept`ed."""
+    text = os.environ.get(name, "").strip()
     if not text:
         return None
     try:
-        hours = float(text)
+        value = float(text)
     except ValueError:
-        hours = -1.0
-    if not hours > 0:
-        raise ValueError(f"{FRESHNESS_HOURS_ENV} must be a positive number of hours, not {text!r}")
-    return hours
+        value = float("nan")
+    if not accept(value):  # nan is never accepted
+        raise ValueError(f"{name} must be {expected}, not {text!r}")
+    return value
+
+
+def freshness_hours() -> float | None:
+    """The freshness threshold in hours ($TURNOUT_FRESHNESS_HOURS), None for "a load today (UTC)"."""
+    return env_number(FRESHNESS_HOURS_ENV, lambda hours: hours > 0, "a positive number of hours")
 
 
 def schedule_cron() -> str:

@@ -69,6 +69,12 @@ def daily_loads(warehouse: Path, servers: Sequence[SandboxServer], days: int = D
     return outcomes
 
 
+def first_day(warehouse: Path, servers: Sequence[SandboxServer]) -> None:
+    """A good day-0 load, for a test to spoil the next one."""
+    [first] = daily_loads(warehouse, servers, days=1)
+    assert first.ok, (first.failures, first.checks_failed)
+
+
 def test_with_ten_percent_transient_faults_over_three_days_the_warehouse_equals_a_fault_free_one(
     tmp_path, monkeypatch, reliability
 ):
@@ -149,8 +155,7 @@ def test_bad_data_fails_the_vendor_naming_request_page_and_field_and_loses_nothi
     )
     warehouse = tmp_path / "turnout.duckdb"
     with sandboxes(monkeypatch, faults=None) as servers:
-        [first] = daily_loads(warehouse, servers, days=1)
-        assert first.ok, (first.failures, first.checks_failed)
+        first_day(warehouse, servers)
         before = _raw_counts(warehouse)
         as_of = servers[0].app.today.isoformat()
         seconds = {}
@@ -188,8 +193,7 @@ def test_schema_drift_lands_as_new_or_variant_columns_and_is_reported(tmp_path, 
     )
     warehouse = tmp_path / "turnout.duckdb"
     with sandboxes(monkeypatch, faults=None) as servers:
-        [first] = daily_loads(warehouse, servers, days=1)
-        assert first.ok, (first.failures, first.checks_failed)
+        first_day(warehouse, servers)
         for server in servers:
             server.set_faults(FaultPlan(kinds=DRIFT_KINDS))
             server.app.advance(1)
