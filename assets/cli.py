@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="serve the vendor sandboxes until interrupted")
     _sandbox_options(sandbox)
     sandbox.add_argument("--port", type=int, default=0, help="first port (default: free ports)")
+    sandbox.add_argument("--latency-ms", type=float, default=0.0,
+                         help="simulated time each vendor takes to answer a request (default 0)")
     sandbox.set_defaults(command=sandbox_command)
 
     demo = commands.add_parser("demo", help="load N simulated days from the sandboxes")
@@ -107,7 +109,7 @@ def sandbox_command(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:
-        servers = _start_sandboxes(stack, args.seed, args.scale, args.port)
+        servers = _start_sandboxes(stack, args.seed, args.scale, args.port, latency=args.latency_ms / 1000)
         # A credential the user configured is not echoed: it may be a real one from .dlt/secrets.toml.
         configured = {vendor.env_name(name) for vendor in VENDORS for name in _configured_credentials(vendor)}
         for server in servers:
@@ -200,14 +202,15 @@ def _run_log(warehouse: Path) -> Iterator[Path]:
         yield path
 
 
-def _start_sandboxes(stack: ExitStack, seed: int, scale: str, port: int) -> list[SandboxServer]:
+def _start_sandboxes(stack: ExitStack, seed: int, scale: str, port: int,
+                     latency: float = 0.0) -> list[SandboxServer]:
     from pipelines.faults import FaultPlan
 
     faults = FaultPlan.from_env(os.environ)
     servers = []
     for offset, vendor in enumerate(VENDORS):
         app = vendor.sandbox(seed=seed, scale=scale, **_configured_credentials(vendor))
-        server = SandboxServer(app, port=port + offset if port else 0, faults=faults)
+        server = SandboxServer(app, port=port + offset if port else 0, latency=latency, faults=faults)
         servers.append(stack.enter_context(server))
     return servers
 

@@ -82,7 +82,11 @@ def warehouse_models(
     def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         try:
             with exclusive_warehouse(warehouse, say=context.log.warning, holder=step_holder(context)):
-                yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+                invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
+                yield from invocation.stream()
+            # Each invocation writes a target folder of its own (compiled SQL, run results);
+            # kept, a daily schedule would leave a new one every day.
+            shutil.rmtree(invocation.target_path, ignore_errors=True)
         except WarehouseBusy as busy:
             raise dg.Failure(description=str(busy)) from None
 

@@ -147,31 +147,32 @@ def test_stream_publishing_details_are_not_stored(icareus_server, tmp_path):
     assert b"rtmp://" not in warehouse.read_bytes()
 
 
-def test_every_configured_event_is_read_every_run_so_an_edit_to_a_past_event_lands(
+def test_without_a_window_every_configured_event_is_read_every_run_so_an_edit_to_a_past_event_lands(
     icareus_server, api, tmp_path
 ):
     app: IcareusSandbox = icareus_server.app
-    warehouse = _run(icareus_server, tmp_path)
+    warehouse = _run(icareus_server, tmp_path, window_days_after_end=None)
     now_ms = int(app.now.timestamp() * 1000)
     past = next(event_id for event_id in app.event_ids() if helpers.end_ms(app.event(event_id)) < now_ms)
     api.edit_event(past, {"name": "Recording: corrected title"})
     served = app.requests_served
 
-    _run(icareus_server, tmp_path, as_of=(app.today + dt.timedelta(days=200)).isoformat())
+    _run(icareus_server, tmp_path, as_of=(app.today + dt.timedelta(days=200)).isoformat(),
+         window_days_after_end=None)
 
     assert app.requests_served == served + len(app.event_ids())
     _assert_raw_matches_api(warehouse, api)
 
 
-def test_with_a_window_events_long_over_are_not_read_again(icareus_server, tmp_path):
+def test_by_default_events_long_over_are_not_read_again(icareus_server, tmp_path):
     app: IcareusSandbox = icareus_server.app
-    _run(icareus_server, tmp_path, window_days_after_end=30)
+    _run(icareus_server, tmp_path)
     served = app.requests_served
     assert served == len(app.event_ids())
 
     # A run 200 days on: every event ended over 30 days before, and was seen ended.
     later = (app.today + dt.timedelta(days=200)).isoformat()
-    _run(icareus_server, tmp_path, as_of=later, window_days_after_end=30)
+    _run(icareus_server, tmp_path, as_of=later)
     assert app.requests_served == served
 
     # 40 days on: only those that ended in the 30 days before, or have not ended, are read.
@@ -180,7 +181,7 @@ def test_with_a_window_events_long_over_are_not_read_again(icareus_server, tmp_p
     expected = [event_id for event_id in app.event_ids()
                 if helpers.end_ms(app.event(event_id)) >= window_start.timestamp() * 1000]
     assert 0 < len(expected) < len(app.event_ids())
-    _run(icareus_server, tmp_path, as_of=as_of.isoformat(), window_days_after_end=30)
+    _run(icareus_server, tmp_path, as_of=as_of.isoformat())
     assert app.requests_served == served + len(expected)
 
 

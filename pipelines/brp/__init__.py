@@ -43,8 +43,9 @@ CURSOR_STATE_KEY = "lastupdate_cursor"
 BACKFILLED_FROM_STATE_KEY = "backfilled_from"
 # Without a configured start date, the first run reads this many days back.
 DEFAULT_BACKFILL_DAYS = 365
-# Days of events asked for per request: small enough answers, few enough requests.
-DEFAULT_WINDOW_DAYS = 31
+# Days of events asked for per request (a quarter): answers are parsed as they stream
+# in, so a long window costs no memory, and the first run of a long history needs few requests.
+DEFAULT_WINDOW_DAYS = 92
 EVENTS_PER_PAGE = 500
 
 EVENT_KEY = "event_id"

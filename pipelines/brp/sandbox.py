@@ -135,15 +135,18 @@ class ScalePreset:
     people: int
     new_events_per_day: tuple[int, int]
     modified_events_per_day: tuple[int, int]
+    # Events start from this many days before the start date: medium and large hold
+    # years of history, as an organisation's first load does.
+    history_days: int = 120
 
 
 SCALES: dict[str, ScalePreset] = {
     "small": ScalePreset(events=80, people=300, new_events_per_day=(1, 2), modified_events_per_day=(1, 3)),
     "medium": ScalePreset(
-        events=3_000, people=20_000, new_events_per_day=(10, 20), modified_events_per_day=(10, 30),
+        events=600, people=20_000, new_events_per_day=(10, 20), modified_events_per_day=(10, 30), history_days=1825,
     ),
     "large": ScalePreset(
-        events=30_000, people=150_000, new_events_per_day=(100, 180), modified_events_per_day=(50, 150),
+        events=6_000, people=150_000, new_events_per_day=(100, 180), modified_events_per_day=(50, 150), history_days=1825,
     ),
 }
 
@@ -151,7 +154,8 @@ XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
 # Events are rendered (under the lock) and sent in batches of this many.
 BATCH_SIZE = 200
 
-# Events start between these many days before and after the start date.
+# Events start between these many days before and after the start date at scale
+# small; the other scales reach further back (ScalePreset.history_days).
 EVENT_WINDOW_DAYS = (-120, 90)
 NEW_EVENT_START_DAYS = (20, 60)
 COURSE_RATE = 0.2
@@ -483,7 +487,7 @@ class BrpSandbox(SandboxApp):
     # ---- public hooks ---------------------------------------------------
 
     def settings(self, base_url: str) -> dict[str, str]:
-        earliest = self.start_date + dt.timedelta(days=EVENT_WINDOW_DAYS[0])
+        earliest = self.start_date - dt.timedelta(days=self.preset.history_days)
         return {
             "SOURCES__BRP__BASE_URL": base_url,
             "SOURCES__BRP__API_KEY": self.api_key,
@@ -556,7 +560,7 @@ class BrpSandbox(SandboxApp):
     def _build(self) -> None:
         rng = random.Random(f"brp:{self.seed}:{self.scale}:{self.event_count}:build")
         now = _epoch(self.now)
-        low, high = EVENT_WINDOW_DAYS
+        low, high = -self.preset.history_days, EVENT_WINDOW_DAYS[1]
         drafts = []
         for _ in range(self.event_count):
             startdate = self.start_date + dt.timedelta(days=rng.randint(low, high))

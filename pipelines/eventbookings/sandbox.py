@@ -179,6 +179,9 @@ class ScalePreset:
     changed_events_per_day: tuple[int, int]
     daily_orders_per_event: tuple[int, int]
     cancelled_events_per_day: float  # expected count
+    # Events start from this many days before the start date: medium and large hold
+    # years of history, as an organisation's first load does.
+    history_days: int = 60
 
 
 SCALES: dict[str, ScalePreset] = {
@@ -187,12 +190,12 @@ SCALES: dict[str, ScalePreset] = {
         changed_events_per_day=(1, 2), daily_orders_per_event=(2, 8), cancelled_events_per_day=1 / 3,
     ),
     "medium": ScalePreset(
-        events=300, orders_per_event=(40, 95), people=20_000, new_events_per_day=(2, 4),
-        changed_events_per_day=(3, 6), daily_orders_per_event=(1, 4), cancelled_events_per_day=0.5,
+        events=300, orders_per_event=(20, 45), people=20_000, new_events_per_day=(2, 4),
+        changed_events_per_day=(3, 6), daily_orders_per_event=(1, 4), cancelled_events_per_day=0.5, history_days=1825,
     ),
     "large": ScalePreset(
         events=2_500, orders_per_event=(65, 135), people=150_000, new_events_per_day=(12, 24),
-        changed_events_per_day=(10, 20), daily_orders_per_event=(1, 4), cancelled_events_per_day=2.0,
+        changed_events_per_day=(10, 20), daily_orders_per_event=(1, 4), cancelled_events_per_day=2.0, history_days=1825,
     ),
 }
 
@@ -217,7 +220,8 @@ REFUNDED = "refunded"
 CANCELLED = "cancelled"
 LIVE_ORDER_STATUSES = (COMPLETED, PARTIALLY_REFUNDED)
 
-# Events start between these many days before and after the start date.
+# Events start between these many days before and after the start date at scale
+# small; the other scales reach further back (ScalePreset.history_days).
 EVENT_WINDOW_DAYS = (-60, 90)
 # Events are created this many days before they start (bounded by the clock).
 CREATION_LEAD_DAYS = (30, 150)
@@ -803,7 +807,7 @@ class EventBookingsSandbox(SandboxApp):
         self._org = self._org_json()
         now = _epoch(self.now)
         latest = now - HOUR
-        low, high = EVENT_WINDOW_DAYS
+        low, high = -self.preset.history_days, EVENT_WINDOW_DAYS[1]
         placed: list[Order] = []
         for _ in range(self.preset.events):
             first_day = self.start_date + dt.timedelta(days=rng.randint(low, high))

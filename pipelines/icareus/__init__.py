@@ -5,10 +5,11 @@ The API has no call that lists events: each run reads the configured
 carries a token the client signs itself (the organization id, the time, the
 organization's secret and the caller's public IP address); Icareus answers
 some failures with HTTP 200 and `"status": "error"`, which fail the run like
-any other error. Nothing marks an event as changed, so every configured event
-is read on every run, unless `window_days_after_end` is set: then an event
-that ended more than that many days before the run date is read until one run
-has seen it ended, and left as loaded after. The participant API is marked
+any other error. Nothing marks an event as changed, so each run reads every
+configured event in the active window, as for the other vendors: an event that
+ended more than `window_days_after_end` days before the run date (default 30)
+is read until one run has seen it ended, and left as loaded after. None reads
+every configured event on every run. The participant API is marked
 unsupported by the vendor, so Icareus events have no registrations or
 attendance.
 """
@@ -31,6 +32,7 @@ from pipelines.icareus.helpers import Row, SignedToken
 from pipelines.icareus.sandbox import IcareusSandbox
 from pipelines.vendor import (
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_WINDOW_DAYS_AFTER_END,
     NOTHING_LISTED,
     NOTHING_LISTED_COLUMN,
     Vendor,
@@ -55,11 +57,11 @@ def icareus_source(
     client_ip: str = dlt.config.value,
     event_ids: str = dlt.config.value,
     as_of: str | None = None,
-    window_days_after_end: int | None = None,
+    window_days_after_end: int | None = DEFAULT_WINDOW_DAYS_AFTER_END,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> Iterable[DltResource]:
-    """The configured Icareus events with their rooms (with a window set, not those long over)."""
+    """The configured Icareus events with their rooms, but not those long over (see the module)."""
     settings = Settings(organization_id, secret, client_ip, event_ids, base_url, max(1, int(max_in_flight)),
                         float(request_timeout))
     window_start = (None if window_days_after_end is None

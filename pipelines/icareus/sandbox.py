@@ -174,6 +174,9 @@ class ScalePreset:
     added_rooms_per_day: tuple[int, int]
     deleted_rooms_per_day: tuple[int, int]
     modified_rooms_per_day: tuple[int, int]
+    # Events start from this many days before the start date: medium and large hold
+    # years of history, as an organisation's first load does.
+    history_days: int = 60
 
 
 SCALES: dict[str, ScalePreset] = {
@@ -183,11 +186,11 @@ SCALES: dict[str, ScalePreset] = {
     ),
     "medium": ScalePreset(
         events=300, modified_events_per_day=(6, 15), added_rooms_per_day=(3, 8),
-        deleted_rooms_per_day=(2, 5), modified_rooms_per_day=(3, 8),
+        deleted_rooms_per_day=(2, 5), modified_rooms_per_day=(3, 8), history_days=1825,
     ),
     "large": ScalePreset(
         events=2_000, modified_events_per_day=(40, 100), added_rooms_per_day=(20, 50),
-        deleted_rooms_per_day=(10, 30), modified_rooms_per_day=(20, 50),
+        deleted_rooms_per_day=(10, 30), modified_rooms_per_day=(20, 50), history_days=1825,
     ),
 }
 
@@ -719,7 +722,7 @@ class IcareusSandbox(SandboxApp):
     ) -> Event:
         title = rng.randrange(len(TITLES))
         kind, titles = TITLES[title]
-        low, high = EVENT_WINDOW_DAYS
+        low, high = -self.preset.history_days, EVENT_WINDOW_DAYS[1]
         day = self.start_date + dt.timedelta(days=rng.randint(low, high))
         minute = FIRST_START_MINUTE + 15 * rng.randint(0, (LAST_START_MINUTE - FIRST_START_MINUTE) // 15)
         start = _epoch_ms(dt.datetime.combine(day, dt.time(minute // 60, minute % 60), tzinfo=dt.UTC))

@@ -155,6 +155,9 @@ class ScalePreset:
     speakers: int
     new_events_per_day: tuple[int, int]
     updated_events_per_day: tuple[int, int]
+    # Events start from this many days before the start date: medium and large hold
+    # years of history, as an organisation's first load does.
+    history_days: int = 60
 
 
 SCALES: dict[str, ScalePreset] = {
@@ -163,12 +166,12 @@ SCALES: dict[str, ScalePreset] = {
         speakers=40, new_events_per_day=(1, 2), updated_events_per_day=(1, 2),
     ),
     "medium": ScalePreset(
-        events=300, registrants_per_event=(95, 220), sessions_per_event=(4, 8), people=20_000,
-        speakers=600, new_events_per_day=(25, 50), updated_events_per_day=(10, 20),
+        events=300, registrants_per_event=(35, 80), sessions_per_event=(4, 8), people=20_000,
+        speakers=600, new_events_per_day=(25, 50), updated_events_per_day=(10, 20), history_days=1825,
     ),
     "large": ScalePreset(
-        events=2_500, registrants_per_event=(150, 300), sessions_per_event=(4, 8), people=150_000,
-        speakers=3_000, new_events_per_day=(200, 400), updated_events_per_day=(50, 100),
+        events=2_500, registrants_per_event=(60, 130), sessions_per_event=(4, 8), people=150_000,
+        speakers=3_000, new_events_per_day=(200, 400), updated_events_per_day=(50, 100), history_days=1825,
     ),
 }
 
@@ -178,7 +181,8 @@ SPEAKERS_PATH = "/rest/opus/api/v1/events/speakers"
 LIMIT_CAP = 1000  # applied where the document gives no maximum
 SPEAKERS_MAX_LIMIT = 50
 
-# Events start between these many days before and after the start date.
+# Events start between these many days before and after the start date at scale
+# small; the other scales reach further back (ScalePreset.history_days).
 EVENT_WINDOW_DAYS = (-60, 90)
 EVENT_LENGTH_DAYS = (1, 3)
 EVENT_LOCAL_HOURS = (8, 18)
@@ -627,7 +631,7 @@ class OpusSandbox(SandboxApp):
         rng = random.Random(f"opus:{self.seed}:{self.scale}:build")
         self._speakers = self._make_speakers(rng)
         self._speaker_ids = list(self._speakers)
-        low, high = EVENT_WINDOW_DAYS
+        low, high = -self.preset.history_days, EVENT_WINDOW_DAYS[1]
         for _ in range(self.preset.events):
             first_day = self.start_date + dt.timedelta(days=rng.randint(low, high))
             event = self._new_event(rng, first_day)

@@ -1,0 +1,315 @@
+"""Turnout's benchmark: a full first load and a daily run against the obvious alternatives.
+
+    python -m bench [--scales medium,large] [--latency-ms 50]
+
+For each scale it serves the four vendor sandboxes in a process of their own, with a
+simulated latency on every request, and measures in one run:
+
+* Turnout's full first load of the four vendors (`turnout run`: extract, normalise, load, dbt);
+* the naive baseline (bench.naive): the same extraction one request at a time, loaded with
+  dlt's defaults, no dbt;
+* the generic peer (bench.peer): dlt's `rest_api` source for OPUS DX and EventBookings, next
+  to Turnout loading those two vendors alone;
+* Turnout's daily run after the sandboxes move one day on;
+* the floor: the requests the full load made times the latency, over the concurrency each
+  vendor is read with; no client reading the vendors one after another can beat it.
+
+It prints one table per scale, in Markdown, and how the figures compare with the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import inspect
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from bench.measure import Measurement, Sandboxes, load_ids, rows_landed, run_process_tree, serve_sandboxes
+from pipelines.registry import VENDORS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCALES = ("small", "medium", "large")
+DEFAULT_SCALES = "medium,large"
+# The baseline and the peer take minutes at medium and hours at large: measured where they finish.
+BASELINE_SCALES = ("small", "medium")
+DEFAULT_LATENCY_MS = 50.0
+PEER_VENDORS = ("opus", "eventbookings")
+MIB = 1024 * 1024
+
+
+@dataclass
+class ScaleReport:
+    scale: str
+    latency_ms: float
+    rows: list[Measurement] = field(default_factory=list)
+    full: Measurement | None = None
+    raw_load_seconds: float | None = None
+    floor_seconds: float | None = None
+    daily: Measurement | None = None
+    naive: Measurement | None = None
+    peer: Measurement | None = None
+    turnout_pair: Measurement | None = None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    scales = [s.strip() for s in args.scales.split(",") if s.strip()]
+    unknown = [s for s in scales if s not in SCALES]
+    if unknown or not scales:
+        print(f"--scales: unknown or none given: {', '.join(unknown) or '(empty)'}; choose from {SCALES}",
+              file=sys.stderr)
+        return 2
+    if args.latency_ms < 0:
+        print("--latency-ms must not be negative", file=sys.stderr)
+        return 2
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="turnout-bench-")).resolve()
+    print(machine_line(), flush=True)
+    print(f"command: python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip(), flush=True)
+    reports = []
+    failed = False
+    for scale in scales:
+        report = ScaleReport(scale, args.latency_ms)
+        try:
+            measure_scale(report, workdir / scale, seed=args.seed,
+                          baselines=scale in BASELINE_SCALES and not args.turnout_only)
+        except ContenderFailed as failure:
+            print(f"\n{failure}", file=sys.stderr, flush=True)
+            failed = True
+        reports.append(report)
+        print(render(report), flush=True)
+    print(render_targets(reports), flush=True)
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default=DEFAULT_SCALES, help=f"comma-separated (default {DEFAULT_SCALES})")
+    parser.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS,
+                        help=f"simulated latency of every vendor request (default {DEFAULT_LATENCY_MS:g})")
+    parser.add_argument("--seed", type=int, default=1, help="sandbox data seed (default 1)")
+    parser.add_argument("--turnout-only", action="store_true", help="skip the naive baseline and the peer")
+    parser.add_argument("--workdir", help="keep warehouses and logs here (default: a temporary folder)")
+    return parser
+
+
+class ContenderFailed(RuntimeError):
+    pass
+
+
+def measure_scale(report: ScaleReport, workdir: Path, seed: int, baselines: bool) -> None:
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    print(f"\n[{report.scale}] starting the sandboxes …", flush=True)
+    with serve_sandboxes(report.scale, report.latency_ms, seed, PROJECT_ROOT) as sandboxes:
+        warehouse = workdir / "turnout" / "turnout.duckdb"
+        # Turnout goes first: whatever the sandboxes warm up on their first reads, it pays.
+        report.full, per_vendor = turnout_run(sandboxes, warehouse, "Turnout: full first load, 4 vendors",
+                                              vendors=[v.name for v in VENDORS])
+        report.rows.append(report.full)
+        report.raw_load_seconds = raw_load_seconds(warehouse)
+        report.floor_seconds = floor_seconds(per_vendor, report.latency_ms)
+        if baselines:
+            report.naive = naive_run(sandboxes, workdir / "naive")
+            report.rows.append(report.naive)
+            pair_warehouse = workdir / "turnout_pair" / "turnout.duckdb"
+            report.turnout_pair, _ = turnout_run(sandboxes, pair_warehouse,
+                                                 "Turnout: OPUS + EventBookings", vendors=list(PEER_VENDORS))
+            report.rows.append(report.turnout_pair)
+            report.peer = peer_run(sandboxes, workdir / "peer")
+            report.rows.append(report.peer)
+        print(f"[{report.scale}] moving the sandboxes one day on …", flush=True)
+        as_of = sandboxes.advance_one_day()
+        report.daily, _ = turnout_run(sandboxes, warehouse, "Turnout: daily run, one day later",
+                                      vendors=[v.name for v in VENDORS], as_of=as_of)
+        report.rows.append(report.daily)
+
+
+def contender_env(sandboxes: Sandboxes, vendors: Sequence[str]) -> dict[str, str]:
+    """The environment a contender runs in: this one's, without any vendor or Dagster
+    settings of the user's, plus the sandboxes' settings for the chosen vendors."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("SOURCES__") and key not in ("DAGSTER_HOME", "TURNOUT_WAREHOUSE")}
+    prefixes = tuple(f"SOURCES__{name.upper()}__" for name in vendors)
+    env.update({key: value for key, value in sandboxes.settings.items() if key.startswith(prefixes)})
+    return env
+
+
+def measured(label: str, command: list[str], sandboxes: Sandboxes, vendors: Sequence[str],
+             warehouse: Path, schemas: Sequence[str]) -> tuple[Measurement, dict[str, int]]:
+    print(f"  {label} …", flush=True)
+    served_before = sandboxes.requests_served()
+    loads_before = load_ids(warehouse, schemas)
+    run = run_process_tree(command, contender_env(sandboxes, vendors), warehouse.parent / f"{label[:40]}.log",
+                           cwd=PROJECT_ROOT)
+    if run.returncode != 0:
+        tail = run.log.read_text(errors="replace")[-3000:]
+        raise ContenderFailed(f"{label} failed with exit code {run.returncode}; the end of {run.log}:\n{tail}")
+    served_after = sandboxes.requests_served()
+    per_vendor = {name: served_after[name] - served_before[name] for name in vendors}
+    rows = rows_landed(warehouse, schemas, loads_before)
+    measurement = Measurement(label, run.wall_seconds, sum(per_vendor.values()), rows, run.peak_rss_bytes)
+    print(f"    {measurement.wall_seconds:.1f} s, {measurement.requests:,} requests, {rows:,} rows", flush=True)
+    return measurement, per_vendor
+
+
+def turnout_run(sandboxes: Sandboxes, warehouse: Path, label: str, vendors: Sequence[str],
+                as_of: str | None = None) -> tuple[Measurement, dict[str, int]]:
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "assets.cli", "run", "--warehouse", str(warehouse)]
+    if as_of:
+        command += ["--as-of", as_of]
+    schemas = [f"raw_{name}" for name in vendors]
+    return measured(label, command, sandboxes, vendors, warehouse, schemas)
+
+
+def naive_run(sandboxes: Sandboxes, folder: Path) -> Measurement:
+    folder.mkdir(parents=True, exist_ok=True)
+    warehouse = folder / "naive.duckdb"
+    vendors = [v.name for v in VENDORS]
+    command = [sys.executable, "-m", "bench.naive", "--warehouse", str(warehouse),
+               "--pipelines-dir", str(folder / "dlt")]
+    measurement, _ = measured("Naive: sequential, dlt defaults, 4 vendors", command, sandboxes, vendors,
+                              warehouse, [f"raw_{name}" for name in vendors])
+    measurement.note = "no dbt"
+    return measurement
+
+
+def peer_run(sandboxes: Sandboxes, folder: Path) -> Measurement:
+    folder.mkdir(parents=True, exist_ok=True)
+    warehouse = folder / "rest_api.duckdb"
+    command = [sys.executable, "-m", "bench.peer", "--warehouse", str(warehouse),
+               "--pipelines-dir", str(folder / "dlt"), "--vendors", ",".join(PEER_VENDORS)]
+    measurement, _ = measured("Peer: dlt rest_api, OPUS + EventBookings", command, sandboxes, PEER_VENDORS,
+                              warehouse, [f"peer_{name}" for name in PEER_VENDORS])
+    measurement.note = "no dbt; nested lists unnested into more tables"
+    return measurement
+
+
+def raw_load_seconds(warehouse: Path) -> float | None:
+    """Seconds the last run spent in its vendor steps (extract, normalise, load), from its run history."""
+    from assets.runner import run_instance
+
+    instance = run_instance(warehouse)
+    runs = instance.get_runs(limit=1)
+    if not runs:
+        return None
+    stats = instance.get_run_step_stats(runs[0].run_id)
+    steps = [s for s in stats if s.step_key.startswith("load_") and s.end_time and s.start_time]
+    return sum(s.end_time - s.start_time for s in steps) if steps else None
+
+
+def vendor_concurrency() -> dict[str, int]:
+    """Requests each vendor is read with at once, as configured by default."""
+    concurrency = {}
+    for vendor in VENDORS:
+        parameter = inspect.signature(vendor.source).parameters.get("max_in_flight")
+        # A source without the setting reads one request at a time (BRP: date windows in order).
+        concurrency[vendor.name] = int(parameter.default) if parameter is not None else 1
+    return concurrency
+
+
+def floor_seconds(requests_by_vendor: dict[str, int], latency_ms: float) -> float:
+    concurrency = vendor_concurrency()
+    return sum(count * latency_ms / 1000 / concurrency[name] for name, count in requests_by_vendor.items())
+
+
+def machine_line() -> str:
+    memory = psutil.virtual_memory().total / 1024**3
+    return (f"machine: {_cpu_model()}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+            f"{dt.datetime.now(dt.UTC):%Y-%m-%d}")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def render(report: ScaleReport) -> str:
+    lines = [
+        f"\n### scale `{report.scale}`, {report.latency_ms:g} ms per request\n",
+        "| run | wall s | requests | rows landed | rows/s | peak RSS MiB | |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in report.rows:
+        lines.append(_row(row))
+        if row is report.full and report.raw_load_seconds is not None:
+            lines.append(f"| … of which vendor steps (extract, normalise, load) | {report.raw_load_seconds:.1f} "
+                         "| | | | | the rest: start-up, dbt build and tests |")
+    if report.floor_seconds is not None and report.full is not None:
+        lines.append(f"| Floor: full load's requests × latency ÷ concurrency | {_seconds(report.floor_seconds)} "
+                     f"| {report.full.requests:,} | | | | vendors one after another; "
+                     f"{_concurrency_note()} |")
+    return "\n".join(lines)
+
+
+def _row(m: Measurement) -> str:
+    rate = f"{m.rows_per_second:,.0f}" if m.rows_per_second else ""
+    peak = f"{m.peak_rss_bytes / MIB:,.0f}" if m.peak_rss_bytes else ""
+    requests = f"{m.requests:,}" if m.requests is not None else ""
+    rows = f"{m.rows:,}" if m.rows is not None else ""
+    return f"| {m.label} | {_seconds(m.wall_seconds)} | {requests} | {rows} | {rate} | {peak} | {m.note} |"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+
+
+def _concurrency_note() -> str:
+    return ", ".join(f"{name} {count}" for name, count in vendor_concurrency().items()) + " in flight"
+
+
+def render_targets(reports: Sequence[ScaleReport]) -> str:
+    lines = ["\n### targets\n"]
+    by_scale = {r.scale: r for r in reports}
+    for report in reports:
+        if report.full and report.naive:
+            ratio = report.naive.wall_seconds / report.full.wall_seconds
+            lines.append(_verdict(ratio >= 5, f"{report.scale}: full load {ratio:.1f}× faster than the naive "
+                                              "baseline (target ≥ 5×)"))
+        if report.turnout_pair and report.peer:
+            ratio = report.peer.wall_seconds / report.turnout_pair.wall_seconds
+            lines.append(_verdict(ratio > 1, f"{report.scale}: OPUS + EventBookings {ratio:.1f}× faster than "
+                                             "the rest_api peer (target > 1×)"))
+        if report.raw_load_seconds and report.floor_seconds:
+            ratio = report.raw_load_seconds / report.floor_seconds
+            lines.append(_verdict(ratio <= 2, f"{report.scale}: vendor steps {ratio:.2f}× the floor "
+                                              "(target ≤ 2× at large)"))
+        if report.full and report.daily:
+            time_share = report.daily.wall_seconds / report.full.wall_seconds
+            request_share = (report.daily.requests or 0) / max(1, report.full.requests or 0)
+            lines.append(_verdict(time_share < 0.1 and request_share < 0.1,
+                                  f"{report.scale}: daily run {time_share:.1%} of the full load's time, "
+                                  f"{request_share:.1%} of its requests (targets < 10 %)"))
+    large, medium = by_scale.get("large"), by_scale.get("medium")
+    if large and large.full and large.full.peak_rss_bytes:
+        peak = large.full.peak_rss_bytes / 1024**3
+        lines.append(_verdict(peak < 1.5, f"large: peak memory {peak:.2f} GiB (target < 1.5 GiB)"))
+        if medium and medium.full and medium.full.peak_rss_bytes:
+            growth = large.full.peak_rss_bytes / medium.full.peak_rss_bytes
+            lines.append(_verdict(growth < 1.5, f"medium → large: peak memory grows {growth:.2f}× (target < 1.5×)"))
+    return "\n".join(lines)
+
+
+def _verdict(met: bool, text: str) -> str:
+    return f"- {'met' if met else 'MISSED'}: {text}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
