@@ -28,7 +28,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -50,7 +50,6 @@ MIB = 1024 * 1024
 class ScaleReport:
     scale: str
     latency_ms: float
-    rows: list[Measurement] = field(default_factory=list)
     full: Measurement | None = None
     raw_load_seconds: float | None = None
     floor_seconds: float | None = None
@@ -58,6 +57,12 @@ class ScaleReport:
     naive: Measurement | None = None
     peer: Measurement | None = None
     turnout_pair: Measurement | None = None
+
+    @property
+    def rows(self) -> list[Measurement]:
+        """The runs measured, in the order they ran."""
+        runs = (self.full, self.naive, self.turnout_pair, self.peer, self.daily)
+        return [run for run in runs if run is not None]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,23 +121,18 @@ def measure_scale(report: ScaleReport, workdir: Path, seed: int, baselines: bool
         # Turnout goes first: whatever the sandboxes warm up on their first reads, it pays.
         report.full, per_vendor = turnout_run(sandboxes, warehouse, "Turnout: full first load, 4 vendors",
                                               vendors=[v.name for v in VENDORS])
-        report.rows.append(report.full)
         report.raw_load_seconds = raw_load_seconds(warehouse)
         report.floor_seconds = floor_seconds(per_vendor, report.latency_ms)
         if baselines:
             report.naive = naive_run(sandboxes, workdir / "naive")
-            report.rows.append(report.naive)
             pair_warehouse = workdir / "turnout_pair" / "turnout.duckdb"
             report.turnout_pair, _ = turnout_run(sandboxes, pair_warehouse,
                                                  "Turnout: OPUS + EventBookings", vendors=list(PEER_VENDORS))
-            report.rows.append(report.turnout_pair)
             report.peer = peer_run(sandboxes, workdir / "peer")
-            report.rows.append(report.peer)
         print(f"[{report.scale}] moving the sandboxes one day on …", flush=True)
         as_of = sandboxes.advance_one_day()
         report.daily, _ = turnout_run(sandboxes, warehouse, "Turnout: daily run, one day later",
                                       vendors=[v.name for v in VENDORS], as_of=as_of)
-        report.rows.append(report.daily)
 
 
 def contender_env(sandboxes: Sandboxes, vendors: Sequence[str]) -> dict[str, str]:

@@ -83,9 +83,8 @@ class Sandboxes:
     """The four vendor sandboxes, served by `turnout sandbox` in a process of their own so that
     their work does not count against the contenders' memory."""
 
-    def __init__(self, settings: dict[str, str], process: subprocess.Popen[str]) -> None:
+    def __init__(self, settings: dict[str, str]) -> None:
         self.settings = settings
-        self._process = process
 
     def roots(self) -> dict[str, str]:
         """Vendor name -> http://host:port where the sandbox's control routes live."""
@@ -124,7 +123,7 @@ def serve_sandboxes(scale: str, latency_ms: float, seed: int, cwd: Path) -> Iter
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
     try:
         settings = _read_settings(process)
-        yield Sandboxes(settings, process)
+        yield Sandboxes(settings)
     finally:
         process.terminate()
         try:
