@@ -15,6 +15,10 @@ from assets.locks import WarehouseBusy, exclusive_warehouse, step_holder
 from assets.settings import DBT_PROJECT_DIR, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, hash_personal_data
 
 MANIFEST_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
+# dagster-dbt gives every invocation a target folder of its own (compiled SQL, run results).
+# A week of daily runs stays for inspection; older folders would grow without bound.
+KEPT_RUN_TARGETS = 7
+RUN_TARGET_PATTERN = "dbt_models-*"
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -54,6 +58,18 @@ def ensure_manifest(project: DbtProject) -> Path:
     return manifest
 
 
+def prune_run_targets(target_root: Path, keep: int = KEPT_RUN_TARGETS) -> list[Path]:
+    """Removes all but the newest `keep` per-run target folders; returns those removed."""
+    folders = sorted(
+        (path for path in target_root.glob(RUN_TARGET_PATTERN) if path.is_dir()),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return folders[keep:]
+
+
 def _newest_input(project_dir: Path) -> float:
     newest = 0.0
     for name in MANIFEST_INPUTS:
@@ -84,9 +100,7 @@ def warehouse_models(
             with exclusive_warehouse(warehouse, say=context.log.warning, holder=step_holder(context)):
                 invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
                 yield from invocation.stream()
-            # Each invocation writes a target folder of its own (compiled SQL, run results);
-            # kept, a daily schedule would leave a new one every day.
-            shutil.rmtree(invocation.target_path, ignore_errors=True)
+            prune_run_targets(Path(invocation.target_path).parent)
         except WarehouseBusy as busy:
             raise dg.Failure(description=str(busy)) from None
 

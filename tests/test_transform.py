@@ -1,0 +1,33 @@
+"""The dbt asset's housekeeping of per-run target folders."""
+
+import os
+from pathlib import Path
+
+from assets.transform import prune_run_targets
+
+
+def _run_target(root: Path, name: str, mtime: int) -> Path:
+    folder = root / name
+    (folder / "compiled").mkdir(parents=True)
+    (folder / "run_results.json").write_text("{}")
+    os.utime(folder, (mtime, mtime))
+    return folder
+
+
+def test_only_the_newest_run_targets_stay(tmp_path):
+    folders = [_run_target(tmp_path, f"dbt_models-{n:07d}-abc", 1_000_000 + n) for n in range(10)]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
+    other = _run_target(tmp_path, "compiled", 0)
+
+    removed = prune_run_targets(tmp_path, keep=3)
+
+    assert sorted(removed) == folders[:7]
+    assert sorted(p for p in tmp_path.iterdir() if p.name.startswith("dbt_models-")) == folders[7:]
+    assert manifest.exists() and other.exists(), "the project's own target files are not a run's"
+
+
+def test_pruning_fewer_folders_than_kept_removes_none(tmp_path):
+    folders = [_run_target(tmp_path, f"dbt_models-{n:07d}-abc", 1_000_000 + n) for n in range(2)]
+    assert prune_run_targets(tmp_path, keep=7) == []
+    assert all(folder.is_dir() for folder in folders)
