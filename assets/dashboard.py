@@ -24,8 +24,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-HOST = "127.0.0.1"
-DEFAULT_PORT = 8050
+from assets.settings import DASHBOARD_HOST, DASHBOARD_PORT
+
+HOST = DASHBOARD_HOST
+DEFAULT_PORT = DASHBOARD_PORT
 TITLE = "Turnout — how did our events do"
 EMPTY = "–"  # what a NULL figure shows as: the vendor cannot give it, which is not 0
 TOP_SESSIONS = 30

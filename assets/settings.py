@@ -12,6 +12,8 @@ WAREHOUSE_ENV = "TURNOUT_WAREHOUSE"
 DEFAULT_WAREHOUSE = Path("warehouse") / "turnout.duckdb"
 SCHEDULE_ENV = "TURNOUT_SCHEDULE"
 DEFAULT_SCHEDULE = "0 5 * * *"  # daily, 05:00 UTC
+DASHBOARD_HOST = "127.0.0.1"
+DASHBOARD_PORT = 8050
 
 # Every asset that writes the warehouse shares this pool (limit 1): DuckDB has one writer.
 WAREHOUSE_POOL = "turnout_warehouse"

@@ -19,6 +19,7 @@ MANIFEST_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml
 # A week of daily runs stays for inspection; older folders would grow without bound.
 KEPT_RUN_TARGETS = 7
 RUN_TARGET_PATTERN = "dbt_models-*"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -56,6 +57,22 @@ def ensure_manifest(project: DbtProject) -> Path:
             ["--quiet", "parse"], target_path=project.target_path
         ).wait()
     return manifest
+
+
+def keep_partial_parse(run_target: Path) -> None:
+    """Makes a run's parse state the one the next run starts from.
+
+    dagster-dbt seeds each run's target folder with the project's partial parse file, but that
+    one comes from `dbt parse` without the run's vars, so dbt would parse the whole project
+    again on every run (seconds each day).
+    """
+    parsed = run_target / PARTIAL_PARSE_FILE
+    if not parsed.is_file():
+        return
+    kept = run_target.parent / PARTIAL_PARSE_FILE
+    staged = kept.with_suffix(".next")
+    shutil.copyfile(parsed, staged)
+    staged.replace(kept)
 
 
 def prune_run_targets(target_root: Path, keep: int = KEPT_RUN_TARGETS) -> list[Path]:
@@ -100,7 +117,9 @@ def warehouse_models(
             with exclusive_warehouse(warehouse, say=context.log.warning, holder=step_holder(context)):
                 invocation = dbt.cli(["build", "--vars", dbt_vars], context=context)
                 yield from invocation.stream()
-            prune_run_targets(Path(invocation.target_path).parent)
+            run_target = Path(invocation.target_path)
+            keep_partial_parse(run_target)
+            prune_run_targets(run_target.parent)
         except WarehouseBusy as busy:
             raise dg.Failure(description=str(busy)) from None
 

@@ -159,7 +159,9 @@ def measured(label: str, command: list[str], sandboxes: Sandboxes, vendors: Sequ
     per_vendor = {name: served_after[name] - served_before[name] for name in vendors}
     rows = rows_landed(warehouse, schemas, loads_before)
     measurement = Measurement(label, run.wall_seconds, sum(per_vendor.values()), rows, run.peak_rss_bytes)
-    print(f"    {measurement.wall_seconds:.1f} s, {measurement.requests:,} requests, {rows:,} rows", flush=True)
+    by_vendor = ", ".join(f"{name} {count:,}" for name, count in per_vendor.items())
+    print(f"    {measurement.wall_seconds:.1f} s, {measurement.requests:,} requests ({by_vendor}), {rows:,} rows",
+          flush=True)
     return measurement, per_vendor
 
 

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from assets.transform import prune_run_targets
+from assets.transform import keep_partial_parse, prune_run_targets
 
 
 def _run_target(root: Path, name: str, mtime: int) -> Path:
@@ -31,3 +31,20 @@ def test_pruning_fewer_folders_than_kept_removes_none(tmp_path):
     folders = [_run_target(tmp_path, f"dbt_models-{n:07d}-abc", 1_000_000 + n) for n in range(2)]
     assert prune_run_targets(tmp_path, keep=7) == []
     assert all(folder.is_dir() for folder in folders)
+
+
+def test_a_runs_parse_state_is_what_the_next_run_starts_from(tmp_path):
+    (tmp_path / "partial_parse.msgpack").write_bytes(b"parsed without vars")
+    run = _run_target(tmp_path, "dbt_models-0000001-abc", 1_000_000)
+    (run / "partial_parse.msgpack").write_bytes(b"parsed with the run's vars")
+
+    keep_partial_parse(run)
+
+    assert (tmp_path / "partial_parse.msgpack").read_bytes() == b"parsed with the run's vars"
+    assert not list(tmp_path.glob("*.next"))
+
+
+def test_a_run_that_never_parsed_leaves_the_parse_state_alone(tmp_path):
+    (tmp_path / "partial_parse.msgpack").write_bytes(b"parsed without vars")
+    keep_partial_parse(_run_target(tmp_path, "dbt_models-0000001-abc", 1_000_000))
+    assert (tmp_path / "partial_parse.msgpack").read_bytes() == b"parsed without vars"

@@ -77,8 +77,8 @@ Assumptions where the document is silent:
   of paid orders), fees = $0.30 + 3.4% of the discounted subtotal rounded half
   up (0 on free orders), total = subtotal − discount + fees. ``refunded_amount``
   is the total once refunded, or one line's unit price × the units refunded
-  when partly refunded. Donation lines carry the amount the buyer chose
-  ($5–$100) and a null ``pricing_uuid``. About 2% of orders are "cancelled"
+  when partly refunded (always less than the total). Donation lines carry the
+  amount the buyer chose ($5–$100) and a null ``pricing_uuid``. About 2% of orders are "cancelled"
   (payment never completed) and admit no one.
 - Attendees (the document shows no payload) are one per place: a line of
   quantity q of a ticket with q places per unit gives q × k attendees. Only
@@ -1055,16 +1055,20 @@ class EventBookingsSandbox(SandboxApp):
         event.orders_changed()
 
     def _partially_refund(self, rng: random.Random, event: Event, order: Order, moment: int) -> bool:
-        """Refunds some units of one line; False when the order has a single unit."""
+        """Refunds some units of one line; False when the order has a single unit, or when those
+        units are worth what the buyer paid (a discount makes that possible): no partial refund."""
         lines = order.lines
         if len(lines) == 1 and lines[0][2] == 1:
             return False
         index = rng.randrange(len(lines))
         quantity = lines[index][2]
+        units = rng.randint(1, quantity - 1) if quantity > 1 else 1
+        if lines[index][3] * units >= order.total:
+            return False
         self._count_sold(event, order, -1)
         order.status = PARTIALLY_REFUNDED
         order.refund_line = index
-        order.refund_units = rng.randint(1, quantity - 1) if quantity > 1 else 1
+        order.refund_units = units
         order.refunded_on = order.updated = moment
         self._count_sold(event, order, 1)
         event.orders_changed()
