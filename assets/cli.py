@@ -30,6 +30,7 @@ from assets.settings import (
     DEFAULT_WAREHOUSE,
     WAREHOUSE_ENV,
     dagster_home,
+    duckdb_memory_limit,
     freshness_hours,
     pipelines_dir,
     warehouse_path,
@@ -91,6 +92,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         freshness_hours()
         lock_timeout()
+        duckdb_memory_limit()
     except ValueError as problem:
         console.print(str(problem), style="red", markup=False)
         return 2

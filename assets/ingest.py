@@ -9,12 +9,13 @@ import dlt
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from assets.drift import dataset_columns, gone_columns, load_ids, new_columns
 from assets.locks import WarehouseBusy, exclusive_warehouse, kept_open, step_holder
 from assets.recovery import PROCESS_TAG
-from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, pipelines_dir
+from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, duckdb_memory_limit, pipelines_dir
 from pipelines.http import vendor_error_behind
 from pipelines.vendor import Vendor, unreachable_settings
 
@@ -41,7 +42,9 @@ class RawTableTranslator(DagsterDltTranslator):
 def vendor_pipeline(vendor: Vendor, warehouse: Path) -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=f"turnout_{vendor.name}",
-        destination=dlt.destinations.duckdb(str(warehouse)),
+        destination=dlt.destinations.duckdb(
+            DuckDbCredentials(str(warehouse), global_config={"memory_limit": duckdb_memory_limit()})
+        ),
         dataset_name=vendor.dataset,
         pipelines_dir=str(pipelines_dir(warehouse)),
     )

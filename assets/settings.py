@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,11 @@ WAREHOUSE_OP_TAG = "turnout/writes"
 HASH_PERSONAL_DATA_ENV = "TURNOUT_HASH_PERSONAL_DATA"
 # Freshness: how old a vendor's last load may be, in hours; unset: it must be from today (UTC).
 FRESHNESS_HOURS_ENV = "TURNOUT_FRESHNESS_HOURS"
+# DuckDB takes 80 % of RAM by default; a run's loads and dbt models spill to disk beyond this.
+# Measured at scale large: dbt's process peaks at 1.5 GB unbounded, 0.6 GB with 400MB, 3 s slower.
+DUCKDB_MEMORY_LIMIT_ENV = "TURNOUT_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "400MB"
+DUCKDB_MEMORY_LIMIT_FORMAT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 # The business date a run loads for; the schedule sets it, `turnout demo` simulates it.
 AS_OF_TAG = "turnout/as_of"
 
@@ -64,6 +70,16 @@ def env_number(name: str, accept: Callable[[float], bool], expected: str) -> flo
 def freshness_hours() -> float | None:
     """The freshness threshold in hours ($TURNOUT_FRESHNESS_HOURS), None for "a load today (UTC)"."""
     return env_number(FRESHNESS_HOURS_ENV, lambda hours: hours > 0, "a positive number of hours")
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit in a run ($TURNOUT_DUCKDB_MEMORY_LIMIT, e.g. 2GB); ValueError naming the setting."""
+    text = os.environ.get(DUCKDB_MEMORY_LIMIT_ENV, "").strip()
+    if not text:
+        return DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not DUCKDB_MEMORY_LIMIT_FORMAT.fullmatch(text):
+        raise ValueError(f"{DUCKDB_MEMORY_LIMIT_ENV} must be a size such as 400MB or 2GB, not {text!r}")
+    return text
 
 
 def schedule_cron() -> str:

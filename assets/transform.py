@@ -12,7 +12,13 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from assets.locks import WarehouseBusy, exclusive_warehouse, step_holder
-from assets.settings import DBT_PROJECT_DIR, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, hash_personal_data
+from assets.settings import (
+    DBT_PROJECT_DIR,
+    WAREHOUSE_OP_TAG,
+    WAREHOUSE_POOL,
+    duckdb_memory_limit,
+    hash_personal_data,
+)
 
 MANIFEST_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 # dagster-dbt gives every invocation a target folder of its own (compiled SQL, run results).
@@ -100,7 +106,11 @@ def warehouse_models(
     project: DbtProject, warehouse: Path, without_vendors: Sequence[str] = ()
 ) -> dg.AssetsDefinition:
     """The dbt models as assets; a code location without some vendors leaves out their staging."""
-    dbt_vars = json.dumps({"warehouse_path": str(warehouse), "hash_personal_data": hash_personal_data()})
+    dbt_vars = json.dumps({
+        "warehouse_path": str(warehouse),
+        "hash_personal_data": hash_personal_data(),
+        "duckdb_memory_limit": duckdb_memory_limit(),
+    })
     exclude = " ".join(f"path:models/staging/{vendor}" for vendor in without_vendors)
 
     @dbt_assets(

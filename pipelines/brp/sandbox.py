@@ -136,17 +136,18 @@ class ScalePreset:
     new_events_per_day: tuple[int, int]
     modified_events_per_day: tuple[int, int]
     # Events start from this many days before the start date: medium and large hold
-    # years of history, as an organisation's first load does.
+    # years of history, as an organisation's first load does, and a day then adds and
+    # changes about what an average day of that history holds, at most a few times more.
     history_days: int = 120
 
 
 SCALES: dict[str, ScalePreset] = {
     "small": ScalePreset(events=80, people=300, new_events_per_day=(1, 2), modified_events_per_day=(1, 3)),
     "medium": ScalePreset(
-        events=600, people=20_000, new_events_per_day=(10, 20), modified_events_per_day=(10, 30), history_days=1825,
+        events=600, people=20_000, new_events_per_day=(0, 2), modified_events_per_day=(1, 5), history_days=1825,
     ),
     "large": ScalePreset(
-        events=6_000, people=150_000, new_events_per_day=(100, 180), modified_events_per_day=(50, 150), history_days=1825,
+        events=6_000, people=150_000, new_events_per_day=(3, 9), modified_events_per_day=(10, 30), history_days=1825,
     ),
 }
 

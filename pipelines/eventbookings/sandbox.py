@@ -180,7 +180,8 @@ class ScalePreset:
     daily_orders_per_event: tuple[int, int]
     cancelled_events_per_day: float  # expected count
     # Events start from this many days before the start date: medium and large hold
-    # years of history, as an organisation's first load does.
+    # years of history, as an organisation's first load does, and a day then adds and
+    # changes about what an average day of that history holds, at most a few times more.
     history_days: int = 60
 
 
@@ -190,12 +191,12 @@ SCALES: dict[str, ScalePreset] = {
         changed_events_per_day=(1, 2), daily_orders_per_event=(2, 8), cancelled_events_per_day=1 / 3,
     ),
     "medium": ScalePreset(
-        events=300, orders_per_event=(20, 45), people=20_000, new_events_per_day=(2, 4),
-        changed_events_per_day=(3, 6), daily_orders_per_event=(1, 4), cancelled_events_per_day=0.5, history_days=1825,
+        events=300, orders_per_event=(20, 45), people=20_000, new_events_per_day=(0, 1),
+        changed_events_per_day=(1, 3), daily_orders_per_event=(1, 4), cancelled_events_per_day=0.5, history_days=1825,
     ),
     "large": ScalePreset(
-        events=2_500, orders_per_event=(65, 135), people=150_000, new_events_per_day=(12, 24),
-        changed_events_per_day=(10, 20), daily_orders_per_event=(1, 4), cancelled_events_per_day=2.0, history_days=1825,
+        events=2_500, orders_per_event=(65, 135), people=150_000, new_events_per_day=(1, 4),
+        changed_events_per_day=(5, 15), daily_orders_per_event=(1, 4), cancelled_events_per_day=2.0, history_days=1825,
     ),
 }
 

@@ -175,7 +175,8 @@ class ScalePreset:
     deleted_rooms_per_day: tuple[int, int]
     modified_rooms_per_day: tuple[int, int]
     # Events start from this many days before the start date: medium and large hold
-    # years of history, as an organisation's first load does.
+    # years of history, as an organisation's first load does, and a day then adds and
+    # changes about what an average day of that history holds, at most a few times more.
     history_days: int = 60
 
 
@@ -185,12 +186,12 @@ SCALES: dict[str, ScalePreset] = {
         deleted_rooms_per_day=(0, 1), modified_rooms_per_day=(0, 1),
     ),
     "medium": ScalePreset(
-        events=300, modified_events_per_day=(6, 15), added_rooms_per_day=(3, 8),
-        deleted_rooms_per_day=(2, 5), modified_rooms_per_day=(3, 8), history_days=1825,
+        events=300, modified_events_per_day=(1, 3), added_rooms_per_day=(1, 3),
+        deleted_rooms_per_day=(1, 2), modified_rooms_per_day=(1, 3), history_days=1825,
     ),
     "large": ScalePreset(
-        events=2_000, modified_events_per_day=(40, 100), added_rooms_per_day=(20, 50),
-        deleted_rooms_per_day=(10, 30), modified_rooms_per_day=(20, 50), history_days=1825,
+        events=2_000, modified_events_per_day=(5, 15), added_rooms_per_day=(3, 9),
+        deleted_rooms_per_day=(1, 5), modified_rooms_per_day=(3, 9), history_days=1825,
     ),
 }
 

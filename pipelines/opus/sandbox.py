@@ -156,7 +156,8 @@ class ScalePreset:
     new_events_per_day: tuple[int, int]
     updated_events_per_day: tuple[int, int]
     # Events start from this many days before the start date: medium and large hold
-    # years of history, as an organisation's first load does.
+    # years of history, as an organisation's first load does, and a day then adds and
+    # changes about what an average day of that history holds, at most a few times more.
     history_days: int = 60
 
 
@@ -167,11 +168,11 @@ SCALES: dict[str, ScalePreset] = {
     ),
     "medium": ScalePreset(
         events=300, registrants_per_event=(35, 80), sessions_per_event=(4, 8), people=20_000,
-        speakers=600, new_events_per_day=(25, 50), updated_events_per_day=(10, 20), history_days=1825,
+        speakers=600, new_events_per_day=(0, 1), updated_events_per_day=(1, 3), history_days=1825,
     ),
     "large": ScalePreset(
         events=2_500, registrants_per_event=(60, 130), sessions_per_event=(4, 8), people=150_000,
-        speakers=3_000, new_events_per_day=(200, 400), updated_events_per_day=(50, 100), history_days=1825,
+        speakers=3_000, new_events_per_day=(1, 4), updated_events_per_day=(5, 15), history_days=1825,
     ),
 }
 
