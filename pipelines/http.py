@@ -401,15 +401,31 @@ class VendorClient:
         A body cut short by a proxy or a vendor hiccup is as transient as a 503;
         one that stays invalid through every attempt fails as a response error.
         """
-        return self._with_retries(self._attempt_json, "GET", path, params=params)
+        return self.request_json("GET", path, params=params)
 
-    def _attempt_json(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Any:
+    def request_json(self, method: str, path: str, *, params: Mapping | None = None, data: Any = None,
+                     quote_body: bool = True) -> Any:
+        """`get_json` for any method: a body that does not parse is requested again.
+
+        Without `quote_body`, errors leave out the body: a token answer cut short still
+        holds part of a token no redactor knows yet.
+        """
+        attempt = self._attempt_json if quote_body else self._attempt_json_unquoted
+        return self._with_retries(attempt, method, path, params=params, data=data)
+
+    def _attempt_json(self, endpoint: str, method: str, path: str, quote_body: bool = True, **kwargs: Any) -> Any:
         response = self._attempt(endpoint, method, path, **kwargs)
         try:
             return response.json()
         except ValueError as exc:
-            reason = f"response is not valid JSON ({exc}); body: {self._snippet(response.text)}"
+            # The decoder's message gives a position, never the text itself.
+            reason = f"response is not valid JSON ({exc})"
+            if quote_body:
+                reason += f"; body: {self._snippet(response.text)}"
         raise _RetryableFailure(endpoint, reason, response.status_code, None, final=VendorResponseError)
+
+    def _attempt_json_unquoted(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Any:
+        return self._attempt_json(endpoint, method, path, quote_body=False, **kwargs)
 
     def response_error(self, path: str, detail: str, method: str = "GET",
                        cls: type[VendorResponseError] = VendorResponseError) -> VendorResponseError:

@@ -91,25 +91,22 @@ class ClientCredentials(httpx.Auth):
     def _fetch(self) -> None:
         client, path = self._token_client, self._token_path
         try:
-            response = client.request("POST", path, data=self._form)
+            # A token answer cut short is asked for again, like any other body that does not parse.
+            payload = client.request_json("POST", path, data=self._form, quote_body=False)
         except VendorHTTPError as error:
             if error.status not in REJECTED_CREDENTIAL_STATUSES:
                 raise
             detail = f"client credentials rejected; check client_id and client_secret ({error.detail})"
             raise VendorAuthError(error.vendor, error.endpoint, detail, status=error.status) from None
-        token, expires_in = self._parse(response)
+        token, expires_in = self._parse(payload)
         for redactor in self.redactors:
             redactor.add(token)
         lifetime = max(0.0, expires_in)
         margin = min(RENEW_MARGIN_SECONDS, lifetime * RENEW_MARGIN_SHARE)
         self._token, self._renew_at = token, self._clock() + lifetime - margin
 
-    def _parse(self, response: httpx.Response) -> tuple[str, float]:
+    def _parse(self, payload: Any) -> tuple[str, float]:
         client, path = self._token_client, self._token_path
-        try:
-            payload: Any = response.json()
-        except ValueError:
-            payload = None
         token = payload.get("access_token") if isinstance(payload, dict) else None
         if not isinstance(token, str) or not token:
             raise client.response_error(path, "token response has no 'access_token'", method="POST")

@@ -16,6 +16,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines.eventbookings import api_client, eventbookings_source
 from pipelines.eventbookings.helpers import EVENT_DATES, clean_ticket, page_rows, paginate, split_url
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
+from pipelines.faults import FaultPlan
 from pipelines.http import (
     RetryPolicy,
     VendorAuthError,
@@ -109,6 +110,23 @@ def test_a_401_fetches_a_new_token_and_repeats_the_request(eventbookings_server)
     again = client.get_json("/events", {"rows": 20})
     assert again == first
     assert app.tokens_issued == 2
+
+
+def test_a_token_answer_cut_short_is_asked_for_again_and_never_quoted(eventbookings_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    app = eventbookings_server.app
+    expected = api_client(**_client_settings(eventbookings_server), max_in_flight=1).get_json("/events", {"rows": 20})
+    # Seed 1 at rate 0.5 cuts short the first two token answers, then the first page.
+    eventbookings_server.set_faults(FaultPlan(rate=0.5, kinds=("truncated",), seed=1))
+    client = api_client(**_client_settings(eventbookings_server), max_in_flight=1)
+
+    assert client.get_json("/events", {"rows": 20}) == expected
+    assert eventbookings_server.faults.injected == {"truncated": 3}
+    assert app.tokens_issued == 4  # the first client's, two cut short, the one used
+    assert "POST /connect/token: attempt 2/6 failed (response is not valid JSON" in caplog.text
+    assert "access_token" not in caplog.text
+    for token in app.recent_tokens:
+        assert token[:12] not in caplog.text
 
 
 def test_tokens_revoked_during_a_run_lose_no_page(tmp_path):
