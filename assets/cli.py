@@ -186,7 +186,7 @@ def dashboard_command(args: argparse.Namespace) -> int:
     try:
         server = dashboard.serve(warehouse, args.port)
     except OSError as exc:
-        console.print(f"cannot serve on {dashboard.HOST}:{args.port} ({exc.strerror or exc}); "
+        console.print(f"cannot serve on {DASHBOARD_HOST}:{args.port} ({exc.strerror or exc}); "
                       "choose another --port", style="red", markup=False, soft_wrap=True)
         return 2
     with server:

@@ -26,8 +26,6 @@ from plotly.offline import get_plotlyjs
 
 from assets.settings import DASHBOARD_HOST, DASHBOARD_PORT
 
-HOST = DASHBOARD_HOST
-DEFAULT_PORT = DASHBOARD_PORT
 TITLE = "Turnout — how did our events do"
 EMPTY = "–"  # what a NULL figure shows as: the vendor cannot give it, which is not 0
 TOP_SESSIONS = 30
@@ -440,11 +438,11 @@ class DashboardServer(ThreadingHTTPServer):
         self._last: Reports | None = None
         self._reading = threading.Lock()
         self._thread: threading.Thread | None = None
-        super().__init__((HOST, port), _Handler)
+        super().__init__((DASHBOARD_HOST, port), _Handler)
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.server_address[1]}/"
+        return f"http://{DASHBOARD_HOST}:{self.server_address[1]}/"
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = super().get_request()
@@ -517,6 +515,6 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # nothing per request
 
 
-def serve(warehouse: Path, port: int = DEFAULT_PORT) -> DashboardServer:
+def serve(warehouse: Path, port: int = DASHBOARD_PORT) -> DashboardServer:
     """Starts serving the dashboard on 127.0.0.1:port (0: a free port) in a background thread."""
     return DashboardServer(warehouse, port).start()

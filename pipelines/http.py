@@ -410,8 +410,7 @@ class VendorClient:
         Without `quote_body`, errors leave out the body: a token answer cut short still
         holds part of a token no redactor knows yet.
         """
-        attempt = self._attempt_json if quote_body else self._attempt_json_unquoted
-        return self._with_retries(attempt, method, path, params=params, data=data)
+        return self._with_retries(self._attempt_json, method, path, params=params, data=data, quote_body=quote_body)
 
     def _attempt_json(self, endpoint: str, method: str, path: str, quote_body: bool = True, **kwargs: Any) -> Any:
         response = self._attempt(endpoint, method, path, **kwargs)
@@ -423,9 +422,6 @@ class VendorClient:
             if quote_body:
                 reason += f"; body: {self._snippet(response.text)}"
         raise _RetryableFailure(endpoint, reason, response.status_code, None, final=VendorResponseError)
-
-    def _attempt_json_unquoted(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Any:
-        return self._attempt_json(endpoint, method, path, quote_body=False, **kwargs)
 
     def response_error(self, path: str, detail: str, method: str = "GET",
                        cls: type[VendorResponseError] = VendorResponseError) -> VendorResponseError:
