@@ -216,7 +216,7 @@ def vendor_concurrency() -> dict[str, int]:
     concurrency = {}
     for vendor in VENDORS:
         parameter = inspect.signature(vendor.source).parameters.get("max_in_flight")
-        # A source without the setting reads one request at a time (BRP: date windows in order).
+        # A source without the setting reads one request at a time.
         concurrency[vendor.name] = int(parameter.default) if parameter is not None else 1
     return concurrency
 

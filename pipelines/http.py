@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
 
 import httpx
+import orjson
 import tenacity
 
 T = TypeVar("T")
@@ -40,6 +41,7 @@ SECRET_SUFFIXES = ("_key", "_token", "_secret", "_password")
 REDACTED_LOGGERS = ("httpx", "httpcore", "dlt", "turnout")
 AUTH_STATUSES = frozenset({401, 403})
 TOO_MANY_REQUESTS = 429
+UTF8 = "utf-8"
 # Transport failures worth another try; other httpx errors (bad URL, unknown scheme) are bugs.
 RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _Verdict = tuple[str, int | None, float | None]  # reason, HTTP status, Retry-After seconds
@@ -230,6 +232,19 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+class _Skipped(Exception):
+    """A call map_in_flight did not make because an earlier one had failed (never seen:
+    the earlier failure is raised first)."""
+
+
+def _decoded_json(response: httpx.Response) -> Any:
+    """The body parsed; orjson for UTF-8 (what vendors send), where a large page decodes
+    in half the time the standard decoder takes while holding the GIL."""
+    if (response.encoding or UTF8).lower().replace("_", "-") in (UTF8, "utf8"):
+        return orjson.loads(response.content)
+    return response.json()
+
+
 class VendorClient:
     """HTTP client for one vendor: pooled keep-alive connections, retries, redacted errors."""
 
@@ -415,7 +430,7 @@ class VendorClient:
     def _attempt_json(self, endpoint: str, method: str, path: str, quote_body: bool = True, **kwargs: Any) -> Any:
         response = self._attempt(endpoint, method, path, **kwargs)
         try:
-            return response.json()
+            return _decoded_json(response)
         except ValueError as exc:
             # The decoder's message gives a position, never the text itself.
             reason = f"response is not valid JSON ({exc})"
@@ -433,13 +448,29 @@ class VendorClient:
         self._sleep(self.retry.backoff(attempt, self._rng))
 
     def map_in_flight(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """Run fn over items, at most max_in_flight at once, yielding results in input order."""
+        """Run fn over items, at most max_in_flight at once, yielding results in input order.
+
+        Once one call fails, calls not yet started are not made: after a rejected key or a
+        request that gave up, the vendor hears no more from this run. Calls start in input
+        order, so every call skipped comes after the failure, which is raised in its turn.
+        """
         pool = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix=f"turnout-{self.vendor}")
         pending: deque[Future[R]] = deque()
         window = 2 * self.max_in_flight  # keeps workers busy while the oldest result is awaited
+        failures: list[BaseException] = []
+
+        def call(item: T) -> R:
+            if failures:
+                raise _Skipped
+            try:
+                return fn(item)
+            except BaseException as exc:
+                failures.append(exc)
+                raise
+
         try:
             for item in items:
-                pending.append(pool.submit(fn, item))
+                pending.append(pool.submit(call, item))
                 if len(pending) >= window:
                     yield pending.popleft().result()
             while pending:

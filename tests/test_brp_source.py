@@ -184,7 +184,8 @@ def test_an_xml_error_document_names_brp_the_request_and_the_code_and_loses_noth
     _advance(brp_server)
     brp_server.app.fail_next(400, "InvalidParameter", "enddate 'x' is not a date")
 
-    error = _failure(brp_server, tmp_path)
+    # One window at a time, so the answer that fails is the first window's (the active one).
+    error = _failure(brp_server, tmp_path, max_in_flight=1)
 
     message = str(error)
     assert message.startswith("BRP GET /events.xml?")
@@ -202,7 +203,8 @@ def test_xml_that_stays_malformed_fails_naming_the_request_and_loses_nothing(brp
     _advance(brp_server)
     brp_server.app.break_next(times=RetryPolicy().attempts)
 
-    error = _failure(brp_server, tmp_path)
+    # One window at a time, so every broken answer is the same request's attempts.
+    error = _failure(brp_server, tmp_path, max_in_flight=1)
 
     assert isinstance(error, VendorResponseError)
     assert str(error).startswith("BRP GET /events.xml?") and "malformed XML after" in str(error)
@@ -224,7 +226,8 @@ def test_xml_cut_short_once_is_read_again_and_nothing_is_lost_or_doubled(brp_ser
 
 def test_a_wrong_api_key_fails_at_once_without_showing_it(brp_server, tmp_path):
     served = brp_server.app.requests_served
-    error = _failure(brp_server, tmp_path, api_key=WRONG_KEY)
+    # One window at a time: a retry would be a second request.
+    error = _failure(brp_server, tmp_path, api_key=WRONG_KEY, max_in_flight=1)
     assert isinstance(error, VendorAuthError)
     assert "BRP GET /events.xml" in str(error) and "ApiKeyInvalid" in str(error)
     assert WRONG_KEY not in str(error)

@@ -455,3 +455,17 @@ def test_map_in_flight_propagates_the_first_error(make_client):
     calls = len(started)
     time.sleep(0.1)
     assert len(started) == calls  # what had not started was cancelled, not left to run
+
+
+def test_map_in_flight_makes_no_call_after_one_has_failed(make_client):
+    client, _ = make_client(max_in_flight=1)
+    called: list[int] = []
+
+    def fn(i):
+        called.append(i)
+        raise ValueError(f"rejected at {i}")
+
+    with pytest.raises(ValueError, match="rejected at 0"):
+        list(client.map_in_flight(fn, range(10)))
+    assert called == [0]  # the call queued behind the failure was skipped, not sent
+

@@ -18,7 +18,7 @@ def test_a_bad_memory_limit_is_refused_naming_the_setting(value, monkeypatch, wa
     assert not warehouse.exists()
 
 
-@pytest.mark.parametrize(("value", "shown"), [(None, "381.4 MiB"), ("2GB", "1.8 GiB"), ("256MiB", "256.0 MiB")])
+@pytest.mark.parametrize(("value", "shown"), [(None, "286.1 MiB"), ("2GB", "1.8 GiB"), ("256MiB", "256.0 MiB")])
 def test_the_loads_run_under_the_memory_limit(value, shown, monkeypatch, tmp_path):
     if value is None:
         monkeypatch.delenv("TURNOUT_DUCKDB_MEMORY_LIMIT", raising=False)
