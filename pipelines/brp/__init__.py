@@ -43,12 +43,12 @@ CURSOR_STATE_KEY = "lastupdate_cursor"
 BACKFILLED_FROM_STATE_KEY = "backfilled_from"
 # Without a configured start date, the first run reads this many days back.
 DEFAULT_BACKFILL_DAYS = 365
-# Days of events asked for per request (a quarter): answers are parsed as they stream
-# in, so a long window costs no memory, and the first run of a long history needs few requests.
+# Days of events asked for per request (a quarter): the first run of a long history needs
+# few requests.
 DEFAULT_WINDOW_DAYS = 92
-# Windows read at once. Each answer still streams in; only the events of windows that
-# arrived before their turn are held, a few windows' worth. One at a time, a first run
-# waited out the latency of every window in turn.
+# Windows read at once. Each answer streams through the XML parser; a window's events are
+# held from its answer until its turn, so memory grows with this, not with the history.
+# One at a time, a first run waited out the latency of every window in turn.
 DEFAULT_MAX_IN_FLIGHT = 4
 EVENTS_PER_PAGE = 500
 
