@@ -23,6 +23,7 @@ from pipelines.vendor import Vendor, unreachable_settings
 
 SCHEMA_DRIFT = "schema_drift"  # observation metadata: how a load changed a raw table's shape
 LOADER_FILE_FORMAT = "parquet"  # 10-50x faster into DuckDB than dlt's insert_values
+PIPELINE_NAME_PREFIX = "turnout_"  # + the vendor's name: its dlt pipeline and working folder
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -43,7 +44,7 @@ class RawTableTranslator(DagsterDltTranslator):
 
 def vendor_pipeline(vendor: Vendor, warehouse: Path) -> dlt.Pipeline:
     return dlt.pipeline(
-        pipeline_name=f"turnout_{vendor.name}",
+        pipeline_name=f"{PIPELINE_NAME_PREFIX}{vendor.name}",
         destination=dlt.destinations.duckdb(
             DuckDbCredentials(str(warehouse), global_config={"memory_limit": duckdb_memory_limit()})
         ),

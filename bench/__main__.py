@@ -52,6 +52,7 @@ class ScaleReport:
     latency_ms: float
     full: Measurement | None = None
     raw_load_seconds: float | None = None
+    extract_seconds: float | None = None
     floor_seconds: float | None = None
     daily: Measurement | None = None
     naive: Measurement | None = None
@@ -122,6 +123,8 @@ def measure_scale(report: ScaleReport, workdir: Path, seed: int, baselines: bool
         report.full, per_vendor = turnout_run(sandboxes, warehouse, "Turnout: full first load, 4 vendors",
                                               vendors=[v.name for v in VENDORS])
         report.raw_load_seconds = raw_load_seconds(warehouse)
+        # Read now: the daily run below replaces each pipeline's trace.
+        report.extract_seconds = extract_seconds(warehouse, [v.name for v in VENDORS])
         report.floor_seconds = floor_seconds(per_vendor, report.latency_ms)
         if baselines:
             report.naive = naive_run(sandboxes, workdir / "naive")
@@ -211,6 +214,27 @@ def raw_load_seconds(warehouse: Path) -> float | None:
     return sum(s.end_time - s.start_time for s in steps) if steps else None
 
 
+def extract_seconds(warehouse: Path, vendors: Sequence[str]) -> float | None:
+    """Seconds the last run spent in dlt's extract step, summed over vendors, from dlt's traces.
+
+    Extraction is the step that makes every request (and parses the answers and writes them
+    to local files); normalise and load after it make none, so it is what the floor bounds.
+    """
+    from dlt.pipeline.trace import load_trace
+
+    from assets.ingest import PIPELINE_NAME_PREFIX
+    from assets.settings import pipelines_dir
+
+    total = 0.0
+    for name in vendors:
+        trace = load_trace(str(pipelines_dir(warehouse) / f"{PIPELINE_NAME_PREFIX}{name}"))
+        steps = [step for step in (trace.steps if trace else []) if step.step == "extract" and step.finished_at]
+        if not steps:
+            return None
+        total += sum((step.finished_at - step.started_at).total_seconds() for step in steps)
+    return total
+
+
 def vendor_concurrency() -> dict[str, int]:
     """Requests each vendor is read with at once, as configured by default."""
     concurrency = {}
@@ -254,6 +278,9 @@ def render(report: ScaleReport) -> str:
         if row is report.full and report.raw_load_seconds is not None:
             lines.append(f"| … of which vendor steps (extract, normalise, load) | {report.raw_load_seconds:.1f} "
                          "| | | | | the rest: start-up, dbt build and tests |")
+        if row is report.full and report.extract_seconds is not None:
+            lines.append(f"| … of which extraction (dlt's extract step) | {report.extract_seconds:.1f} "
+                         f"| {report.full.requests:,} | | | | every request, its parsing and the extracted files |")
     if report.floor_seconds is not None and report.full is not None:
         lines.append(f"| Floor: full load's requests × latency ÷ concurrency | {_seconds(report.floor_seconds)} "
                      f"| {report.full.requests:,} | | | | vendors one after another; "
@@ -289,11 +316,15 @@ def render_targets(reports: Sequence[ScaleReport]) -> str:
             ratio = report.peer.wall_seconds / report.turnout_pair.wall_seconds
             lines.append(_verdict(ratio > 1, f"{report.scale}: OPUS + EventBookings {ratio:.1f}× faster than "
                                              "the rest_api peer (target > 1×)"))
-        if report.raw_load_seconds and report.floor_seconds:
-            ratio = report.raw_load_seconds / report.floor_seconds
-            text = f"{report.scale}: vendor steps {ratio:.2f}× the floor (target ≤ 2× at large)"
+        if report.extract_seconds and report.floor_seconds:
+            ratio = report.extract_seconds / report.floor_seconds
+            text = f"{report.scale}: extraction {ratio:.2f}× the floor (target ≤ 2× at large)"
             # The target is set at large, where fixed costs per step weigh least.
             lines.append(_verdict(ratio <= 2, text) if report.scale == "large" else f"- for reference: {text}")
+        if report.raw_load_seconds and report.floor_seconds:
+            ratio = report.raw_load_seconds / report.floor_seconds
+            lines.append(f"- for reference: {report.scale}: vendor steps with normalise and load "
+                         f"{ratio:.2f}× the floor")
         if report.full and report.daily:
             time_share = report.daily.wall_seconds / report.full.wall_seconds
             request_share = (report.daily.requests or 0) / max(1, report.full.requests or 0)

@@ -87,6 +87,8 @@ def test_benchmark_prints_every_row_at_small_scale(tmp_path: Path) -> None:
     peer = rows["Peer: dlt rest_api, OPUS + EventBookings"]
     daily = rows["Turnout: daily run, one day later"]
     floor = rows["Floor: full load's requests × latency ÷ concurrency"]
+    steps = rows["… of which vendor steps (extract, normalise, load)"]
+    extraction = rows["… of which extraction (dlt's extract step)"]
     # The baseline is the same extraction: the same requests, and the same rows land.
     assert naive["requests"] == full["requests"] > 0
     assert naive["rows"] == full["rows"] > 0
@@ -95,5 +97,8 @@ def test_benchmark_prints_every_row_at_small_scale(tmp_path: Path) -> None:
     # A day later only what changed or is still active is read again.
     assert 0 < daily["requests"] and 0 < daily["rows"] < full["rows"]
     assert 0 < floor["wall"] < full["wall"]
+    # Extraction is a part of the vendor steps, which are a part of the run.
+    assert 0 < extraction["wall"] < steps["wall"] < full["wall"]
+    assert extraction["requests"] == full["requests"]
     assert "machine:" in result.stdout and "### targets" in result.stdout
     assert "MiB" in result.stdout
