@@ -351,7 +351,7 @@ def render_targets(reports: Sequence[ScaleReport]) -> str:
         lines.append(_verdict(peak < 1.5, f"large: peak memory {peak:.2f} GiB (target < 1.5 GiB)"))
         if medium and medium.full and medium.full.peak_rss_bytes:
             growth = large.full.peak_rss_bytes / medium.full.peak_rss_bytes
-            lines.append(_verdict(growth < 1.5, f"medium → large: peak memory grows {growth:.2f}× (target < 1.5×)"))
+            lines.append(_verdict(growth < 1.5, f"medium → large: peak memory grows {growth:.3f}× (target < 1.5×)"))
     return "\n".join(lines)
 
 
