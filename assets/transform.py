@@ -1,8 +1,10 @@
 """dbt assets: staging views and marts, with dbt tests as asset checks."""
 
 import json
+import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -76,9 +78,16 @@ def keep_partial_parse(run_target: Path) -> None:
     if not parsed.is_file():
         return
     kept = run_target.parent / PARTIAL_PARSE_FILE
-    staged = kept.with_suffix(".next")
-    shutil.copyfile(parsed, staged)
-    staged.replace(kept)
+    # A staging file of this writer's own: runs on other warehouses share the project and
+    # may hand over their parse state at the same moment; the last replace wins, whole.
+    handle, staged_name = tempfile.mkstemp(dir=run_target.parent, prefix=f"{PARTIAL_PARSE_FILE}.", suffix=".next")
+    os.close(handle)
+    staged = Path(staged_name)
+    try:
+        shutil.copyfile(parsed, staged)
+        staged.replace(kept)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 def prune_run_targets(target_root: Path, keep: int = KEPT_RUN_TARGETS) -> list[Path]:

@@ -1,6 +1,7 @@
 """The dbt asset's housekeeping of per-run target folders."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from assets.transform import keep_partial_parse, prune_run_targets
@@ -48,3 +49,18 @@ def test_a_run_that_never_parsed_leaves_the_parse_state_alone(tmp_path):
     (tmp_path / "partial_parse.msgpack").write_bytes(b"parsed without vars")
     keep_partial_parse(_run_target(tmp_path, "dbt_models-0000001-abc", 1_000_000))
     assert (tmp_path / "partial_parse.msgpack").read_bytes() == b"parsed without vars"
+
+
+def test_runs_handing_over_their_parse_state_at_once_all_succeed(tmp_path):
+    # Runs on different warehouses share the dbt project's target folder.
+    runs = [_run_target(tmp_path, f"dbt_models-{n:07d}-abc", 1_000_000 + n) for n in range(8)]
+    for n, run in enumerate(runs):
+        (run / "partial_parse.msgpack").write_bytes(f"parse state of run {n}".encode() * 20_000)
+
+    with ThreadPoolExecutor(len(runs)) as pool:
+        for _ in range(25):
+            list(pool.map(keep_partial_parse, runs))  # raises if any hand-over failed
+
+    kept = (tmp_path / "partial_parse.msgpack").read_bytes()
+    assert kept in {(run / "partial_parse.msgpack").read_bytes() for run in runs}
+    assert not list(tmp_path.glob("*.next"))
