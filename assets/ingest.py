@@ -23,7 +23,6 @@ from pipelines.vendor import Vendor, unreachable_settings
 
 SCHEMA_DRIFT = "schema_drift"  # observation metadata: how a load changed a raw table's shape
 LOADER_FILE_FORMAT = "parquet"  # 10-50x faster into DuckDB than dlt's insert_values
-PIPELINE_NAME_PREFIX = "turnout_"  # + the vendor's name: its dlt pipeline and working folder
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -42,9 +41,14 @@ class RawTableTranslator(DagsterDltTranslator):
         ).merge_attributes(kinds={"dlt"})
 
 
+def pipeline_name(vendor_name: str) -> str:
+    """A vendor's dlt pipeline, and its working folder under `pipelines_dir`."""
+    return f"turnout_{vendor_name}"
+
+
 def vendor_pipeline(vendor: Vendor, warehouse: Path) -> dlt.Pipeline:
     return dlt.pipeline(
-        pipeline_name=f"{PIPELINE_NAME_PREFIX}{vendor.name}",
+        pipeline_name=pipeline_name(vendor.name),
         destination=dlt.destinations.duckdb(
             DuckDbCredentials(str(warehouse), global_config={"memory_limit": duckdb_memory_limit()})
         ),

@@ -235,12 +235,12 @@ def extract_seconds(warehouse: Path, vendors: Sequence[str]) -> float | None:
     """
     from dlt.pipeline.trace import load_trace
 
-    from assets.ingest import PIPELINE_NAME_PREFIX
+    from assets.ingest import pipeline_name
     from assets.settings import pipelines_dir
 
     total = 0.0
     for name in vendors:
-        trace = load_trace(str(pipelines_dir(warehouse) / f"{PIPELINE_NAME_PREFIX}{name}"))
+        trace = load_trace(str(pipelines_dir(warehouse) / pipeline_name(name)))
         steps = [step for step in (trace.steps if trace else []) if step.step == "extract" and step.finished_at]
         if not steps:
             return None

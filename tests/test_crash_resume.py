@@ -51,6 +51,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from assets.ingest import pipeline_name
 from assets.settings import PROJECT_ROOT, pipelines_dir
 from pipelines.opus import VENDOR as OPUS
 from pipelines.registry import VENDORS
@@ -321,7 +322,7 @@ def crash_during(
     prepare: Callable[[Path], None] = lambda warehouse: None,
 ) -> Crash:
     """Starts `turnout run` on a fresh warehouse and kills it in the phase named, or fails saying why not."""
-    folder = pipelines_dir(warehouse) / f"turnout_{VICTIM.name}"
+    folder = pipelines_dir(warehouse) / pipeline_name(VICTIM.name)
     misses = []
     for attempt in range(1, ATTEMPTS + 1):
         shutil.rmtree(warehouse.parent, ignore_errors=True)
