@@ -89,6 +89,11 @@ def test_benchmark_prints_every_row_at_small_scale(tmp_path: Path) -> None:
     floor = rows["Floor: full load's requests × latency ÷ concurrency"]
     steps = rows["… of which vendor steps (extract, normalise, load)"]
     extraction = rows["… of which extraction (dlt's extract step)"]
+    dbt = rows["… of which dbt build and tests"]
+    start_up = rows["… of which start-up and the rest"]
+    daily_steps = rows["… of which vendor steps (extract, normalise, load), daily run"]
+    daily_extraction = rows["… of which extraction (dlt's extract step), daily run"]
+    daily_dbt = rows["… of which dbt build and tests, daily run"]
     # The baseline is the same extraction: the same requests, and the same rows land.
     assert naive["requests"] == full["requests"] > 0
     assert naive["rows"] == full["rows"] > 0
@@ -100,5 +105,12 @@ def test_benchmark_prints_every_row_at_small_scale(tmp_path: Path) -> None:
     # Extraction is a part of the vendor steps, which are a part of the run.
     assert 0 < extraction["wall"] < steps["wall"] < full["wall"]
     assert extraction["requests"] == full["requests"]
+    # The steps and the start-up make up the run: each a positive part, none the whole.
+    assert 0 < dbt["wall"] < full["wall"] and 0 < start_up["wall"] < full["wall"]
+    assert abs(steps["wall"] + dbt["wall"] + start_up["wall"] - full["wall"]) <= 0.2
+    # The daily run is split the same way, from its own history and traces, not the full load's.
+    assert 0 < daily_extraction["wall"] < daily_steps["wall"] < daily["wall"]
+    assert 0 < daily_dbt["wall"] < daily["wall"]
+    assert daily_extraction["requests"] == daily["requests"]
     assert "machine:" in result.stdout and "### targets" in result.stdout
     assert "MiB" in result.stdout
