@@ -26,7 +26,8 @@ MANIFEST_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml
 # dagster-dbt gives every invocation a target folder of its own (compiled SQL, run results).
 # A week of daily runs stays for inspection; older folders would grow without bound.
 KEPT_RUN_TARGETS = 7
-RUN_TARGET_PATTERN = "dbt_models-*"
+DBT_STEP_NAME = "dbt_models"  # the dbt assets' step (and op); it names their run target folders too
+RUN_TARGET_PATTERN = f"{DBT_STEP_NAME}-*"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
@@ -127,7 +128,7 @@ def warehouse_models(
         project=project,
         exclude=exclude or None,
         dagster_dbt_translator=WarehouseDbtTranslator(),
-        name="dbt_models",
+        name=DBT_STEP_NAME,
         pool=WAREHOUSE_POOL,
         op_tags={WAREHOUSE_OP_TAG: "warehouse"},
     )

@@ -45,8 +45,6 @@ BASELINE_SCALES = ("small", "medium")
 DEFAULT_LATENCY_MS = 50.0
 PEER_VENDORS = ("opus", "eventbookings")
 MIB = 1024 * 1024
-VENDOR_STEP_PREFIX = "load_"  # the steps of assets.ingest.vendor_assets: load_<vendor>
-DBT_STEP_PREFIX = "dbt_models"  # the step of assets.transform.warehouse_models
 
 
 @dataclass
@@ -227,22 +225,30 @@ def peer_run(sandboxes: Sandboxes, folder: Path) -> Measurement:
 
 def run_parts(warehouse: Path) -> RunParts:
     """Where the last run on `warehouse` spent its time."""
-    return RunParts(vendor_steps=step_seconds(warehouse, VENDOR_STEP_PREFIX),
+    from assets.ingest import VENDOR_STEP_PREFIX
+    from assets.transform import DBT_STEP_NAME
+
+    steps = last_run_steps(warehouse)
+    return RunParts(vendor_steps=_seconds_in(steps, VENDOR_STEP_PREFIX),
                     extraction=extract_seconds(warehouse, [v.name for v in VENDORS]),
-                    dbt=step_seconds(warehouse, DBT_STEP_PREFIX))
+                    dbt=_seconds_in(steps, DBT_STEP_NAME))
 
 
-def step_seconds(warehouse: Path, prefix: str) -> float | None:
-    """Seconds the last run spent in its steps whose key starts with `prefix`, from its run history."""
+def last_run_steps(warehouse: Path) -> dict[str, float]:
+    """Seconds each finished step of the last run on `warehouse` took, from its run history."""
     from assets.runner import run_instance
 
     instance = run_instance(warehouse)
     runs = instance.get_runs(limit=1)
     if not runs:
-        return None
+        return {}
     stats = instance.get_run_step_stats(runs[0].run_id)
-    steps = [s for s in stats if s.step_key.startswith(prefix) and s.end_time and s.start_time]
-    return sum(s.end_time - s.start_time for s in steps) if steps else None
+    return {s.step_key: s.end_time - s.start_time for s in stats if s.end_time and s.start_time}
+
+
+def _seconds_in(steps: dict[str, float], prefix: str) -> float | None:
+    matching = [seconds for key, seconds in steps.items() if key.startswith(prefix)]
+    return sum(matching) if matching else None
 
 
 def extract_seconds(warehouse: Path, vendors: Sequence[str]) -> float | None:

@@ -105,9 +105,8 @@ def test_benchmark_prints_every_row_at_small_scale(tmp_path: Path) -> None:
     # Extraction is a part of the vendor steps, which are a part of the run.
     assert 0 < extraction["wall"] < steps["wall"] < full["wall"]
     assert extraction["requests"] == full["requests"]
-    # The steps and the start-up make up the run: each a positive part, none the whole.
+    # Start-up is what the steps leave of the run: positive only if the steps read are this run's.
     assert 0 < dbt["wall"] < full["wall"] and 0 < start_up["wall"] < full["wall"]
-    assert abs(steps["wall"] + dbt["wall"] + start_up["wall"] - full["wall"]) <= 0.2
     # The daily run is split the same way, from its own history and traces, not the full load's.
     assert 0 < daily_extraction["wall"] < daily_steps["wall"] < daily["wall"]
     assert 0 < daily_dbt["wall"] < daily["wall"]
