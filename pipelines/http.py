@@ -447,16 +447,19 @@ class VendorClient:
         """Back off as between failed attempts of a request, for retries a source makes itself."""
         self._sleep(self.retry.backoff(attempt, self._rng))
 
-    def map_in_flight(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def map_in_flight(self, fn: Callable[[T], R], items: Iterable[T], ahead: int | None = None) -> Iterator[R]:
         """Run fn over items, at most max_in_flight at once, yielding results in input order.
+
+        At most `ahead` results (default: twice max_in_flight) are started before the oldest
+        is taken: results that are large can keep fewer waiting.
 
         Once one call fails, calls not yet started are not made: after a rejected key or a
         request that gave up, the vendor hears no more from this run. Calls start in input
         order, so every call skipped comes after the failure, which is raised in its turn.
         """
-        pool = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix=f"turnout-{self.vendor}")
+        window = max(1, ahead) if ahead is not None else 2 * self.max_in_flight
+        pool = ThreadPoolExecutor(min(self.max_in_flight, window), thread_name_prefix=f"turnout-{self.vendor}")
         pending: deque[Future[R]] = deque()
-        window = 2 * self.max_in_flight  # keeps workers busy while the oldest result is awaited
         failures: list[BaseException] = []
 
         def call(item: T) -> R:

@@ -14,7 +14,14 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.eventbookings import api_client, eventbookings_source
-from pipelines.eventbookings.helpers import EVENT_DATES, clean_ticket, page_rows, paginate, split_url
+from pipelines.eventbookings.helpers import (
+    EVENT_DATES,
+    clean_ticket,
+    page_rows,
+    paginate,
+    paginate_ahead,
+    split_url,
+)
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.faults import FaultPlan
 from pipelines.http import (
@@ -219,6 +226,73 @@ def test_paginate_trusts_the_records_count_sent_as_a_string():
     pages = list(paginate(_fake(handler), "/events/e/orders", "orders", rows=20))
     assert [len(page) for page in pages] == [20, 20]
     assert calls == [0, 20]  # no third request for an empty page
+
+
+class GrowingList:
+    """A list endpoint of `records` events that grows by `grows_by` after its first page,
+    recording the positions asked for and how many requests were open at once."""
+
+    def __init__(self, records: int, grows_by: int = 0, send_records: bool = True, delay: float = 0.02):
+        self.records, self.grows_by, self.send_records, self.delay = records, grows_by, send_records, delay
+        self.positions: list[int] = []
+        self.open = self.most_open = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        query = parse_qs(urlsplit(str(request.url)).query)
+        position, rows = int(query["position"][0]), int(query["rows"][0])
+        with self.lock:
+            self.positions.append(position)
+            self.open += 1
+            self.most_open = max(self.most_open, self.open)
+            total = self.records + (self.grows_by if len(self.positions) > 1 else 0)
+        threading.Event().wait(self.delay)
+        with self.lock:
+            self.open -= 1
+        page = [{"uuid": str(i)} for i in range(position, min(position + rows, total))]
+        pagination = {"records": str(total), "position": str(position), "rows": str(rows)} if self.send_records else {}
+        return httpx.Response(200, json={"events": page, "pagination": pagination})
+
+
+def _ahead_client(handler, max_in_flight: int = 16) -> VendorClient:
+    return VendorClient("eventbookings", "EventBookings", "http://eb.test", max_in_flight=max_in_flight,
+                        transport=httpx.MockTransport(handler), retry=RetryPolicy(attempts=1))
+
+
+def test_reading_ahead_yields_every_page_in_order_with_a_few_in_flight():
+    listing = GrowingList(records=950)
+    pages = list(paginate_ahead(_ahead_client(listing), "/events", "events", rows=100, pages_ahead=4))
+    assert [record["uuid"] for page in pages for record in page] == [str(i) for i in range(950)]
+    assert sorted(listing.positions) == list(range(0, 1000, 100))  # each page once, none past the end
+    assert 1 < listing.most_open <= 4
+
+
+def test_events_added_while_the_list_is_read_ahead_are_read_too():
+    listing = GrowingList(records=300, grows_by=150)
+    pages = list(paginate_ahead(_ahead_client(listing), "/events", "events", rows=100))
+    assert [record["uuid"] for page in pages for record in page] == [str(i) for i in range(450)]
+    assert sorted(listing.positions) == [0, 100, 200, 300, 400]
+
+
+def test_a_list_without_a_records_count_is_read_page_by_page():
+    listing = GrowingList(records=250, send_records=False)
+    pages = list(paginate_ahead(_ahead_client(listing), "/events", "events", rows=100))
+    assert [len(page) for page in pages] == [100, 100, 50]
+    assert listing.positions == [0, 100, 200] and listing.most_open == 1
+
+
+def test_a_bad_page_read_ahead_names_its_position():
+    def handler(request: httpx.Request) -> httpx.Response:
+        position = int(parse_qs(urlsplit(str(request.url)).query)["position"][0])
+        page = [{"uuid": str(i)} for i in range(position, position + 20)]
+        if position == 60:
+            page[3] = {"name": "no uuid"}
+        return httpx.Response(200, json={"events": page, "pagination": {"records": "200"}})
+
+    with pytest.raises(VendorResponseError) as error:
+        list(paginate_ahead(_ahead_client(handler), "/events", "events", rows=20))
+    assert str(error.value) == ("EventBookings GET /events: 'events' page at position 60, "
+                                "record 4: required key field 'uuid' is missing")
 
 
 def test_a_record_without_uuid_names_vendor_endpoint_page_record_and_field():

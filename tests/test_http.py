@@ -425,6 +425,20 @@ def test_nested_fan_out_and_other_threads_share_the_limit(vendor, make_client):
     assert vendor.max_active == 2
 
 
+def test_map_in_flight_starts_no_more_than_asked_ahead_of_the_oldest_result(make_client):
+    client, _ = make_client(max_in_flight=8)
+    started: list[int] = []
+
+    def call(i):
+        started.append(i)
+        return i
+
+    results = client.map_in_flight(call, range(20), ahead=3)
+    assert next(results) == 0
+    assert len(started) <= 3
+    assert list(results) == list(range(1, 20))
+
+
 def test_map_in_flight_reads_its_input_lazily(make_client):
     client, _ = make_client(max_in_flight=4)
     consumed = itertools.count()

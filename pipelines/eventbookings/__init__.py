@@ -20,7 +20,7 @@ import httpx
 from dlt.sources import DltResource
 
 from pipelines.eventbookings import helpers
-from pipelines.eventbookings.helpers import paginate
+from pipelines.eventbookings.helpers import paginate, paginate_ahead
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
@@ -34,6 +34,7 @@ from pipelines.vendor import (
     VERSIONED,
     ChildList,
     Vendor,
+    in_batches,
     per_event_transformer,
     resolve_as_of,
 )
@@ -94,16 +95,20 @@ def events(
         changed_since = cursor - dt.timedelta(days=lookback_days) if cursor else None
         window_start = dt.datetime.combine(run_date - dt.timedelta(days=window_days_after_end), dt.time())
         newest = cursor
-        for page in paginate(client, helpers.EVENTS_PATH, "events", rows=rows, dates=helpers.EVENT_DATES):
-            selected = []
-            for event in page:
-                updated = helpers.parse_datetime(event.get("updated_on"))
-                if updated is not None and (newest is None or updated > newest):
-                    newest = updated
-                if _selected(event, updated, changed_since, window_start):
-                    selected.append(event)
-            if selected:
+
+        def selected_pages() -> Iterator[list[EventRow]]:
+            nonlocal newest
+            for page in paginate_ahead(client, helpers.EVENTS_PATH, "events", rows=rows, dates=helpers.EVENT_DATES):
+                selected = []
+                for event in page:
+                    updated = helpers.parse_datetime(event.get("updated_on"))
+                    if updated is not None and (newest is None or updated > newest):
+                        newest = updated
+                    if _selected(event, updated, changed_since, window_start):
+                        selected.append(event)
                 yield selected
+
+        yield from in_batches(selected_pages())
         if newest is not None:
             state[CURSOR_STATE_KEY] = newest.strftime(helpers.DATETIME_FORMATS[0])
 

@@ -24,6 +24,9 @@ WAITING_LIST_PATH = "/events/{uuid}/waiting_list"
 # The documented bounds of `rows`; the largest page means the fewest requests.
 MIN_ROWS = 20
 MAX_ROWS = 100
+# Pages of the events list read at once after the first: each is about 1.5 MB of JSON
+# (100 events), so a few in flight hide the latency without holding dozens in memory.
+PAGES_AHEAD = 8
 # Oldest first: records added while a list is paged land on later pages.
 ORDER_BY = "created_ascending"
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
@@ -53,35 +56,85 @@ def paginate(
     params: Mapping[str, Any] | None = None,
     rows: int = MAX_ROWS,
     dates: Mapping[str, ParseDate] | None = None,
+    start: int = 0,
 ) -> Iterator[list[Row]]:
-    """Yields the pages of one list, following `position` and `rows`.
+    """Yields the pages of one list from `start` on, following `position` and `rows`.
 
     Stops on an empty page, on a page shorter than the rows asked for, or once
     `pagination.records` rows have been read. Every record must carry a `uuid`
     and readable `dates`.
     """
-    position = 0
+    position = start
     while True:
-        query = {**(params or {}), "position": position, "rows": rows, "order_by": ORDER_BY}
-        payload = client.get_json(path, query)
-        if not isinstance(payload, Mapping):
-            raise client.response_error(path, f"expected a JSON object, got {type(payload).__name__}")
-        items = payload.get(items_key)
-        if items is None:
-            items = []
-        if not isinstance(items, list):
-            raise client.response_error(
-                path, f"field '{items_key}' is {type(items).__name__} at position {position}, expected a list")
-        if items_key == "sessions":
-            items = flatten_session_groups(client, path, items, position)
+        items, records = read_page(client, path, items_key, params, position, rows, dates)
         if not items:
             return
-        check_records(client, path, f"'{items_key}' page at position {position}", items, RECORD_KEY, dates)
         yield items
         position += len(items)
-        records = to_int((payload.get("pagination") or {}).get("records"))
         if len(items) < rows or (records is not None and position >= records):
             return
+
+
+def paginate_ahead(
+    client: VendorClient,
+    path: str,
+    items_key: str,
+    rows: int = MAX_ROWS,
+    dates: Mapping[str, ParseDate] | None = None,
+    pages_ahead: int = PAGES_AHEAD,
+) -> Iterator[list[Row]]:
+    """Yields the pages of one list like `paginate`, in order, but reads ahead.
+
+    The first page tells how many records the list holds; the pages after it are
+    requested several at once. Records added meanwhile are on pages past the planned
+    ones, which are then read one after another as `paginate` would.
+    """
+    first, records = read_page(client, path, items_key, None, 0, rows, dates)
+    if not first:
+        return
+    yield first
+    if len(first) < rows or (records is not None and len(first) >= records):
+        return
+    if records is None:  # no length to plan by
+        yield from paginate(client, path, items_key, rows=rows, dates=dates, start=len(first))
+        return
+    planned = range(rows, records, rows)
+    last = first
+    pages = client.map_in_flight(
+        lambda position: read_page(client, path, items_key, None, position, rows, dates)[0],
+        planned, ahead=pages_ahead)
+    for last in pages:
+        if last:
+            yield last
+    if len(last) == rows:
+        yield from paginate(client, path, items_key, rows=rows, dates=dates, start=planned[-1] + rows)
+
+
+def read_page(
+    client: VendorClient,
+    path: str,
+    items_key: str,
+    params: Mapping[str, Any] | None,
+    position: int,
+    rows: int,
+    dates: Mapping[str, ParseDate] | None = None,
+) -> tuple[list[Row], int | None]:
+    """One page of a list at `position`, checked, and the list's `pagination.records`."""
+    query = {**(params or {}), "position": position, "rows": rows, "order_by": ORDER_BY}
+    payload = client.get_json(path, query)
+    if not isinstance(payload, Mapping):
+        raise client.response_error(path, f"expected a JSON object, got {type(payload).__name__}")
+    items = payload.get(items_key)
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise client.response_error(
+            path, f"field '{items_key}' is {type(items).__name__} at position {position}, expected a list")
+    if items_key == "sessions":
+        items = flatten_session_groups(client, path, items, position)
+    if items:
+        check_records(client, path, f"'{items_key}' page at position {position}", items, RECORD_KEY, dates)
+    return items, to_int((payload.get("pagination") or {}).get("records"))
 
 
 def flatten_session_groups(client: VendorClient, path: str, groups: list[Any], position: int) -> list[Row]:

@@ -28,6 +28,7 @@ from pipelines.vendor import (
     VERSIONED,
     ChildList,
     Vendor,
+    in_batches,
     per_event_transformer,
     resolve_as_of,
 )
@@ -77,11 +78,14 @@ def events(
             changed_since = dt.date.fromisoformat(last_run) - dt.timedelta(days=lookback_days)
             pages = _changed_or_active_events(client, run_date, changed_since, window_days_after_end)
         seen: set[str] = set()
-        for page in pages:
-            fresh = [_clean_event(event) for event in page if str(event.get("id")) not in seen]
-            seen.update(event["id"] for event in fresh)
-            if fresh:
+
+        def fresh_pages() -> Iterator[list[EventRow]]:
+            for page in pages:
+                fresh = [_clean_event(event) for event in page if str(event.get("id")) not in seen]
+                seen.update(event["id"] for event in fresh)
                 yield fresh
+
+        yield from in_batches(fresh_pages())
         state["last_run_date"] = max(run_date.isoformat(), last_run or "")
 
     return event_list
