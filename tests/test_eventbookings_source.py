@@ -267,6 +267,13 @@ def test_reading_ahead_yields_every_page_in_order_with_a_few_in_flight():
     assert 1 < listing.most_open <= 4
 
 
+def test_a_list_of_whole_pages_is_read_without_asking_past_its_end():
+    listing = GrowingList(records=400)
+    pages = list(paginate_ahead(_ahead_client(listing), "/events", "events", rows=100))
+    assert [len(page) for page in pages] == [100, 100, 100, 100]
+    assert sorted(listing.positions) == [0, 100, 200, 300]
+
+
 def test_events_added_while_the_list_is_read_ahead_are_read_too():
     listing = GrowingList(records=300, grows_by=150)
     pages = list(paginate_ahead(_ahead_client(listing), "/events", "events", rows=100))

@@ -99,15 +99,16 @@ def paginate_ahead(
         yield from paginate(client, path, items_key, rows=rows, dates=dates, start=len(first))
         return
     planned = range(rows, records, rows)
-    last = first
+    last, records_now = first, records
     pages = client.map_in_flight(
-        lambda position: read_page(client, path, items_key, None, position, rows, dates)[0],
+        lambda position: read_page(client, path, items_key, None, position, rows, dates),
         planned, ahead=pages_ahead)
-    for last in pages:
+    for last, records_now in pages:
         if last:
             yield last
-    if len(last) == rows:
-        yield from paginate(client, path, items_key, rows=rows, dates=dates, start=planned[-1] + rows)
+    end = planned[-1] + rows
+    if len(last) == rows and (records_now is None or records_now > end):
+        yield from paginate(client, path, items_key, rows=rows, dates=dates, start=end)
 
 
 def read_page(
