@@ -24,8 +24,9 @@ WAITING_LIST_PATH = "/events/{uuid}/waiting_list"
 # The documented bounds of `rows`; the largest page means the fewest requests.
 MIN_ROWS = 20
 MAX_ROWS = 100
-# Pages of the events list read at once after the first: each is about 1.5 MB of JSON
-# (100 events), so a few in flight hide the latency without holding dozens in memory.
+# Pages of the events list read at once after the first. At scale large a page of 100
+# events is about 1.5 MB of JSON and 6 MiB once parsed: 8 waiting pages hold about 50 MiB,
+# the default window (twice the requests in flight) about 200 MiB.
 PAGES_AHEAD = 8
 # Oldest first: records added while a list is paged land on later pages.
 ORDER_BY = "created_ascending"
@@ -99,11 +100,12 @@ def paginate_ahead(
         yield from paginate(client, path, items_key, rows=rows, dates=dates, start=len(first))
         return
     planned = range(rows, records, rows)
-    last, records_now = first, records
-    pages = client.map_in_flight(
+    read_ahead = client.map_in_flight(
         lambda position: read_page(client, path, items_key, None, position, rows, dates),
         planned, ahead=pages_ahead)
-    for last, records_now in pages:
+    last, records_now = first, records
+    for page in read_ahead:
+        last, records_now = page
         if last:
             yield last
     end = planned[-1] + rows
