@@ -72,7 +72,7 @@ def paginate(
             return
         yield items
         position += len(items)
-        if len(items) < rows or (records is not None and position >= records):
+        if not goes_on(items, rows, position, records):
             return
 
 
@@ -94,7 +94,7 @@ def paginate_ahead(
     if not first:
         return
     yield first
-    if len(first) < rows or (records is not None and len(first) >= records):
+    if not goes_on(first, rows, len(first), records):
         return
     if records is None:  # no length to plan by
         yield from paginate(client, path, items_key, rows=rows, dates=dates, start=len(first))
@@ -109,8 +109,14 @@ def paginate_ahead(
         if last:
             yield last
     end = planned[-1] + rows
-    if len(last) == rows and (records_now is None or records_now > end):
+    if goes_on(last, rows, end, records_now):
         yield from paginate(client, path, items_key, rows=rows, dates=dates, start=end)
+
+
+def goes_on(page: list[Row], rows: int, read: int, records: int | None) -> bool:
+    """Whether a list has more after `page`: it came full, and fewer than the list's
+    `pagination.records` have been read (`read`, up to the end of this page)."""
+    return len(page) >= rows and (records is None or read < records)
 
 
 def read_page(
