@@ -36,7 +36,7 @@ from assets.settings import (
     warehouse_path,
 )
 from pipelines.registry import VENDORS
-from pipelines.sandbox import SandboxServer
+from pipelines.sandbox import FULL, SandboxServer, profile_from_env
 from pipelines.vendor import Vendor
 
 DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
@@ -109,16 +109,21 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def sandbox_command(args: argparse.Namespace) -> int:
+    profile = _sandbox_profile(Console())
+    if profile is None:
+        return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:
-        servers = _start_sandboxes(stack, args.seed, args.scale, args.port, latency=args.latency_ms / 1000)
+        servers = _start_sandboxes(stack, args.seed, args.scale, args.port, latency=args.latency_ms / 1000,
+                                   profile=profile)
         # A credential the user configured is not echoed: it may be a real one from .dlt/secrets.toml.
         configured = {vendor.env_name(name) for vendor in VENDORS for name in _configured_credentials(vendor)}
         for server in servers:
             for name, value in server.app.settings(server.base_url).items():
                 print(f"# {name}: as configured" if name in configured else f"export {name}={value}")
-        print(f"# {len(servers)} sandbox(es) serving; advance a day with "
+        shown = f" (profile {profile})" if profile != FULL else ""
+        print(f"# {len(servers)} sandbox(es) serving{shown}; advance a day with "
               f"curl -X POST '<base url>/_sandbox/advance?days=1'. Ctrl-C stops.", flush=True)
         try:
             stop.wait()
@@ -130,6 +135,10 @@ def sandbox_command(args: argparse.Namespace) -> int:
 def demo_command(args: argparse.Namespace) -> int:
     console = Console(file=sys.stdout)
     say = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
+    # Read before the old demo warehouse is removed: a mistyped profile costs nothing.
+    profile = _sandbox_profile(console)
+    if profile is None:
+        return 2
     outcomes: list[LoadOutcome] = []
     with ExitStack() as stack:
         try:
@@ -146,7 +155,7 @@ def demo_command(args: argparse.Namespace) -> int:
         if warehouse is None:
             return 2
         instance = run_instance(warehouse)
-        servers = _start_sandboxes(stack, args.seed, args.scale, port=0)
+        servers = _start_sandboxes(stack, args.seed, args.scale, port=0, profile=profile)
         for server in servers:
             os.environ.update(server.app.settings(server.base_url))
         with Progress(
@@ -208,14 +217,23 @@ def _run_log(warehouse: Path) -> Iterator[Path]:
         yield path
 
 
+def _sandbox_profile(console: Console) -> str | None:
+    """The sandboxes' profile from $TURNOUT_SANDBOX_PROFILE; None (and said why) when it is not one."""
+    try:
+        return profile_from_env(os.environ)
+    except ValueError as problem:
+        console.print(str(problem), style="red", markup=False, soft_wrap=True)
+        return None
+
+
 def _start_sandboxes(stack: ExitStack, seed: int, scale: str, port: int,
-                     latency: float = 0.0) -> list[SandboxServer]:
+                     latency: float = 0.0, profile: str = FULL) -> list[SandboxServer]:
     from pipelines.faults import FaultPlan
 
     faults = FaultPlan.from_env(os.environ)
     servers = []
     for offset, vendor in enumerate(VENDORS):
-        app = vendor.sandbox(seed=seed, scale=scale, **_configured_credentials(vendor))
+        app = vendor.sandbox(seed=seed, scale=scale, profile=profile, **_configured_credentials(vendor))
         server = SandboxServer(app, port=port + offset if port else 0, latency=latency, faults=faults)
         servers.append(stack.enter_context(server))
     return servers
@@ -271,6 +289,8 @@ def print_outcome(console: Console, outcome: LoadOutcome) -> None:
     console.print(checks if not outcome.checks_failed else f"[red]{checks}[/red]")
     for failed in outcome.checks_failed:
         console.print(f"[red]  failed check {escape(failed)}[/red]")
+    for rejected in outcome.rejected:
+        console.print(f"[red]  kept out of the marts: {escape(rejected)}[/red]", highlight=False, soft_wrap=True)
     for drift in outcome.schema_drift:
         console.print(f"[yellow]schema drift {escape(drift)}[/yellow]", highlight=False)
     for failure in outcome.failures:

@@ -33,6 +33,18 @@ MARTS = (
     "rpt_daily_registrations",
     "rpt_session_attendance",
 )
+# The marts whose contract can reject rows (dbt_models/models/rejected), each with the
+# vendor's own ids that name a rejected row.
+REJECTED_SCHEMA = "rejected"
+REJECTED_KEYS = {
+    "dim_events": ("vendor_event_id",),
+    "dim_sessions": ("vendor_event_id", "vendor_session_id"),
+    "fct_registrations": ("vendor_event_id", "vendor_registration_id"),
+    "fct_session_attendance": ("vendor_event_id", "session_reference", "vendor_person_id"),
+    "fct_orders": ("vendor_event_id", "vendor_order_id"),
+}
+SHOWN_REJECTED_KEYS = 3
+FAILED_ROWS = "dagster_dbt/failed_row_count"  # a dbt test's check metadata: the rows that fail it
 CROSS_VENDOR = "*"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 INSTANCE_CONFIG = """\
@@ -56,6 +68,8 @@ class LoadOutcome:
     mart_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     # How loads changed the raw tables' shape: "raw_opus.events: banner: changed type, ..."
     schema_drift: list[str] = field(default_factory=list)
+    # Rows the marts' contracts kept out, per mart, vendor and reason, with a few of their ids.
+    rejected: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -99,6 +113,7 @@ def run_daily_load(
         left_out = [vendor for vendor in vendors if vendor not in ready]
         _execute(warehouse, as_of, vendors, left_out, instance or run_instance(warehouse), outcome)
         outcome.mart_rows = mart_rows(warehouse)
+        outcome.rejected = rejected_rows(warehouse)
     return outcome
 
 
@@ -151,6 +166,9 @@ def _execute(
             outcome.checks_passed += 1
         else:
             detail = f" ({evaluation.description})" if evaluation.description else ""
+            failing = evaluation.metadata.get(FAILED_ROWS)
+            if failing is not None:
+                detail += f": {failing.value} failing row{'s' if failing.value != 1 else ''}"
             outcome.checks_failed.append(
                 f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}{detail}"
             )
@@ -206,6 +224,31 @@ def mart_rows(warehouse: Path) -> dict[str, dict[str, int]]:
                 # Cross-vendor marts (one person across vendors) count as a whole.
                 rows[mart] = {CROSS_VENDOR: con.execute(f"select count(*) from marts.{mart}").fetchone()[0]}
     return rows
+
+
+def rejected_rows(warehouse: Path) -> list[str]:
+    """One line per mart, vendor and reason for the rows a mart's contract kept out
+    (rejected.<mart>), naming a few of them by the vendor's own ids."""
+    if not warehouse.exists():
+        return []
+    lines = []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        views = {name for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [REJECTED_SCHEMA]
+        ).fetchall()}
+        for mart, key in REJECTED_KEYS.items():
+            if mart not in views:
+                continue
+            ids = " || '/' || ".join(f"coalesce(cast({column} as varchar), '∅')" for column in key)
+            found = con.execute(
+                f"select vendor, rejection_reason, count(*), list({ids} order by {ids})[1:{SHOWN_REJECTED_KEYS}] "
+                f"from {REJECTED_SCHEMA}.{mart} group by all order by all"
+            ).fetchall()
+            for vendor, reason, count, examples in found:
+                shown = ", ".join(examples) + (", …" if count > len(examples) else "")
+                lines.append(f"{REJECTED_SCHEMA}.{mart}: {vendor}: {count} row{'s' if count != 1 else ''}, "
+                             f"{reason} ({'/'.join(key)}: {shown})")
+    return lines
 
 
 def _explained(message: str) -> str:

@@ -16,7 +16,10 @@ A sandbox is made of two parts:
 
 The module also holds :class:`PersonPool`, the synthetic people every vendor
 sandbox draws from, so that the same seed yields the same people (and the
-same e-mail addresses) across vendors.
+same e-mail addresses) across vendors, and :class:`SandboxProfile`, how much
+of each record a sandbox sends: ``full`` (every documented field, the
+default) or ``sparse`` (only what the vendor's doc requires; each vendor
+sandbox declares that per list it serves, as :class:`RecordShape`).
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import functools
+import hashlib
 import json
 import random
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -179,11 +184,155 @@ def synchronized(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+# --------------------------------------------------------------------------
+# Profiles: how much of each record a sandbox sends
+# --------------------------------------------------------------------------
+
+FULL, SPARSE = "full", "sparse"
+PROFILES = (FULL, SPARSE)
+PROFILE_ENV = "TURNOUT_SANDBOX_PROFILE"
+# Sparse: about one event in this many answers every child list empty.
+BARE_EVENT_EVERY = 4
+# What the sparse profile does with one optional field, drawn evenly.
+KEEP, DROP, BLANK = "keep", "drop", "blank"
+_FATES = (KEEP, DROP, BLANK)
+_ABSENT = object()
+
+
+def profile_from_env(env: Mapping[str, str]) -> str:
+    """The profile TURNOUT_SANDBOX_PROFILE names; ``full`` when unset or empty."""
+    value = (env.get(PROFILE_ENV) or "").strip()
+    if not value:
+        return FULL
+    if value.lower() not in PROFILES:
+        raise ValueError(f"{PROFILE_ENV} must be one of {', '.join(PROFILES)}, got {value!r}")
+    return value.lower()
+
+
+@dataclass(frozen=True, eq=False)
+class RecordShape:
+    """What one kind of record must carry in the sparse profile, and what it may lose.
+
+    ``required`` fields (the ``key`` fields always among them) are sent as
+    they are. Every other field is optional: about a third are left out, a
+    third sent blank ("" for a string, an empty list or object; a blank
+    number, boolean or null is left out instead) and the rest kept.
+    ``never`` fields are optional fields never sent with a value (left out or
+    blank), ``omitted`` ones are never sent at all (a reference to records
+    the profile does not serve). The fields of one ``together`` group come
+    or go as one (a value and the one the doc requires with it). ``nested``
+    thins the records of a list or object field with their own shape; such a
+    field that is not required may still be left out or blanked whole. The
+    draws depend on the seed, ``kind`` and the record's ``key`` values only,
+    so a record loses the same fields in every answer and on every day.
+    """
+
+    kind: str
+    key: tuple[str, ...]
+    required: Collection[str] = ()
+    never: Collection[str] = ()
+    omitted: Collection[str] = ()
+    together: tuple[Collection[str], ...] = ()
+    nested: Mapping[str, RecordShape] = field(default_factory=dict)
+    _drawn_as: Mapping[str, str] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "required", frozenset(self.required) | frozenset(self.key))
+        object.__setattr__(self, "never", frozenset(self.never))
+        object.__setattr__(self, "omitted", frozenset(self.omitted))
+        # Each field of a group is drawn under the group's first name.
+        object.__setattr__(self, "_drawn_as", {name: min(group) for group in self.together for name in group})
+
+    def drawn_as(self, name: str) -> str:
+        """The name under which this field's fate is drawn."""
+        return self._drawn_as.get(name, name)
+
+
+class SandboxProfile:
+    """A sandbox's profile: ``full`` sends every documented field, ``sparse`` only the required ones.
+
+    Sparse also makes about one event in ``BARE_EVENT_EVERY`` answer every
+    child list empty (``bare``). Each draw is a hash of the vendor, the seed
+    and what is drawn for, never a shared random stream, so answers do not
+    depend on the order of requests, and advancing the clock changes a
+    record's fields only where its data changes.
+    """
+
+    def __init__(self, name: str = FULL, *, seed: int = 1, vendor: str = "") -> None:
+        if name not in PROFILES:
+            raise ValueError(f"unknown sandbox profile {name!r}; expected one of {', '.join(PROFILES)}")
+        self.name = name
+        self.sparse = name == SPARSE
+        self._salt = f"{vendor}:{seed}"
+
+    def __repr__(self) -> str:
+        return f"SandboxProfile({self.name!r})"
+
+    def bare(self, event_key: object) -> bool:
+        """Whether this event answers its child lists empty (never in the full profile)."""
+        return self.sparse and self._draw("bare", event_key) % BARE_EVENT_EVERY == 0
+
+    def field_fate(self, shape: RecordShape, identity: tuple[Any, ...], name: str) -> str:
+        """KEEP, DROP or BLANK for one field of a record whose ``shape.key`` values are ``identity``.
+
+        Serves formats the profile cannot thin as JSON (XML elements).
+        """
+        if not self.sparse or name in shape.required:
+            return KEEP
+        if name in shape.omitted:
+            return DROP
+        fate = _FATES[self._draw(shape.kind, identity, shape.drawn_as(name)) % len(_FATES)]
+        return DROP if fate == KEEP and name in shape.never else fate
+
+    def thin(self, record: dict[str, Any], shape: RecordShape) -> dict[str, Any]:
+        """The record as this profile sends it: unchanged (the same object) in the full profile."""
+        if not self.sparse:
+            return record
+        return self._thin(record, shape)
+
+    def _thin(self, record: Mapping[str, Any], shape: RecordShape) -> dict[str, Any]:
+        identity = tuple(record.get(name) for name in shape.key)
+        out: dict[str, Any] = {}
+        for name, value in record.items():
+            fate = self.field_fate(shape, identity, name)
+            if fate == KEEP:
+                out[name] = self._thin_nested(value, shape.nested.get(name))
+            elif fate == BLANK and (blank := _blank(value)) is not _ABSENT:
+                out[name] = blank
+        return out
+
+    def _thin_nested(self, value: Any, shape: RecordShape | None) -> Any:
+        if shape is None:
+            return value
+        if isinstance(value, Mapping):
+            return self._thin(value, shape)
+        if isinstance(value, list):
+            return [self._thin(item, shape) if isinstance(item, Mapping) else item for item in value]
+        return value
+
+    def _draw(self, *parts: object) -> int:
+        text = ":".join(str(part) for part in (self._salt, *parts))
+        return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def _blank(value: Any) -> Any:
+    """A field's blank value: "" for text, an empty list or object; _ABSENT where there is none."""
+    if isinstance(value, str):
+        return ""
+    if isinstance(value, list):
+        return []
+    if isinstance(value, Mapping):
+        return {}
+    return _ABSENT
+
+
 class SandboxApp(abc.ABC):
     """A vendor's API over deterministic synthetic data and a simulated clock.
 
     The data is a pure function of ``seed`` and ``scale`` relative to
     ``start_date``; the clock starts at ``CLOCK_START_HOUR`` UTC that day.
+    ``profile`` (``full`` or ``sparse``, see :class:`SandboxProfile`) says how
+    much of each record is sent; the data behind it is the same.
     Implementations decorate ``handle`` and ``advance`` with
     :func:`synchronized`, because the server calls them from many threads.
     """
@@ -193,9 +342,12 @@ class SandboxApp(abc.ABC):
     # Where fault injection finds this vendor's event records; None: no drift or bad data.
     fault_target: ClassVar[FaultTarget | None] = None
 
-    def __init__(self, *, seed: int = 1, scale: str = "small", start_date: dt.date | None = None) -> None:
+    def __init__(
+        self, *, seed: int = 1, scale: str = "small", start_date: dt.date | None = None, profile: str = FULL,
+    ) -> None:
         self.seed = seed
         self.scale = scale
+        self.profile = SandboxProfile(profile, seed=seed, vendor=self.vendor)
         self.start_date = start_date or dt.datetime.now(dt.UTC).date()
         self.lock = threading.RLock()
         self._now = dt.datetime.combine(self.start_date, dt.time(CLOCK_START_HOUR), tzinfo=dt.UTC)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.icareus.sandbox import IcareusSandbox
 from pipelines.opus.sandbox import OpusSandbox
 from pipelines.sandbox import SandboxApp, SandboxServer
+from tests.settings import isolate
 
 # A fixed start date keeps sandbox data identical from run to run.
 SANDBOX_START = dt.date(2026, 3, 2)
@@ -23,12 +23,7 @@ SANDBOX_START = dt.date(2026, 3, 2)
 @pytest.fixture(autouse=True)
 def _isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """dlt and Turnout settings come only from what each test sets."""
-    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    for name in ("TURNOUT_WAREHOUSE", "TURNOUT_HASH_PERSONAL_DATA", "DAGSTER_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    for name in [name for name in os.environ if name.startswith("SOURCES__")]:
-        monkeypatch.delenv(name)
+    isolate(monkeypatch, tmp_path)
 
 
 def _serve(app: SandboxApp) -> Iterator[SandboxServer]:

@@ -1,3 +1,9 @@
+{#
+  One rule per type for what vendors send: each cast below reads the value as text,
+  trims it, and takes an empty string as NULL, so a field left blank ("") and a field
+  never sent read the same. Staging models cast only through these macros.
+#}
+
 {# A vendor's naive UTC date-time string ('YYYY-MM-DD HH:MM:SS') as TIMESTAMPTZ. #}
 {% macro utc_timestamp(column) -%}
     (cast(nullif(trim(cast({{ column }} as varchar)), '') as timestamp) at time zone 'UTC')
@@ -29,12 +35,12 @@
 
 {# Milliseconds since the Unix epoch as TIMESTAMPTZ. #}
 {% macro from_epoch_ms(column) -%}
-    to_timestamp(cast({{ column }} as bigint) / 1000.0)
+    to_timestamp({{ to_integer(column) }} / 1000.0)
 {%- endmacro %}
 
 {# A moment plus a duration given in whole seconds. #}
 {% macro plus_seconds(moment, seconds) -%}
-    ({{ moment }} + to_seconds(cast({{ seconds }} as bigint)))
+    ({{ moment }} + to_seconds({{ to_integer(seconds) }}))
 {%- endmacro %}
 
 {# One language of a multilingual {"en_US": ..., "fi_FI": ...} field: the one asked for,
@@ -45,4 +51,14 @@
         {{ column }} ->> 'en_US',
         json_extract_string({{ column }}, '$.*')[1]
     )
+{%- endmacro %}
+
+{# A vendor's text as a value: trimmed, and an empty string is NULL (a name, an id, a zone). #}
+{% macro to_text(column) -%}
+    nullif(trim(cast({{ column }} as varchar)), '')
+{%- endmacro %}
+
+{# An ISO code (a currency): upper case, and an empty string is NULL. #}
+{% macro to_code(column) -%}
+    upper({{ to_text(column) }})
 {%- endmacro %}

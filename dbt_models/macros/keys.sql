@@ -19,9 +19,18 @@
 {#
   A nested table dlt loads beside its parent (orders -> orders__line_items). It is
   reached through the parent's source, so lineage stays one asset per dlt resource.
+  dlt creates it with the first nested row, so until then it reads as an empty,
+  typed table of `columns` (name: type) beside dlt's parent link.
 #}
-{% macro nested_source(source_name, parent, child) -%}
-    {{ source(source_name, parent).incorporate(path={"identifier": parent ~ "__" ~ child}) }}
+{% macro nested_source(source_name, parent, child, columns) -%}
+    {%- set relation = source(source_name, parent).incorporate(path={"identifier": parent ~ "__" ~ child}) -%}
+    {%- if execute and load_relation(relation) is none -%}
+    (select cast(null as varchar) as _dlt_parent_id, cast(null as varchar) as _dlt_id
+        {%- for name, type in columns.items() %}, cast(null as {{ type }}) as {{ name }}{% endfor %}
+    where 1 = 0)
+    {%- else -%}
+    {{ relation }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#

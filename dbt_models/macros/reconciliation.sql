@@ -1,7 +1,9 @@
 {#
   Rows per vendor in a raw table against rows per vendor in a mart: one select
   per vendor whose raw table has been loaded, unioned. `raw` maps each vendor to
-  (table, SQL counting its rows); `mart` counts the mart's rows of that vendor.
+  (table, SQL counting its rows); `mart` counts the mart's rows of that vendor,
+  with the rows its contract rejected (rejected.<mart>) beside them: a rejected
+  row was loaded, and is accounted for there.
 #}
 {% macro vendor_counts_disagree(raw, mart_model, mart_filter) -%}
     {%- set selects = [] -%}
@@ -11,7 +13,8 @@
             {%- do selects.append(
                 "select '" ~ vendor ~ "' as vendor, (select " ~ spec[1] ~ " from " ~ relation ~ ") as raw_rows, "
                 ~ "(select count(*) from " ~ ref(mart_model) ~ " where vendor = '" ~ vendor ~ "' and " ~ mart_filter
-                ~ ") as mart_rows"
+                ~ ") + (select count(*) from " ~ ref('rejected_' ~ mart_model) ~ " where vendor = '" ~ vendor ~ "' and "
+                ~ mart_filter ~ ") as mart_rows"
             ) -%}
         {%- endif -%}
     {%- endfor -%}

@@ -1,8 +1,9 @@
 {#
   Unions the conformed staging model of one entity across every vendor that
   provides it (var turnout_vendors). `columns` maps each conformed column to
-  its type, in order. A vendor that was never loaded has no staging relation
-  at run time and is left out; with none at all the result is empty but typed.
+  its type, in order; a vendor's model without a conformed column gives a typed
+  NULL there. A vendor that was never loaded has no staging relation at run
+  time and is left out; with none at all the result is empty but typed.
 #}
 {% macro union_vendor_models(entity, columns) -%}
     {%- set models = [] -%}
@@ -14,7 +15,17 @@
         {%- do built.append(model) -%}
     {%- endfor -%}
     {%- for model in built %}
-    select {{ columns.keys() | join(', ') }} from {{ model }}
+    {%- set present = [] -%}
+    {%- if execute -%}
+        {%- for column in adapter.get_columns_in_relation(model) -%}
+            {%- do present.append(column.name | lower) -%}
+        {%- endfor -%}
+    {%- endif %}
+    select
+        {%- for name, type in columns.items() %}
+        {% if not execute or name in present %}{{ name }}{% else %}cast(null as {{ type }}) as {{ name }}{% endif %}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
     {%- if not loop.last %}
     union all
     {%- endif -%}

@@ -34,6 +34,7 @@ from pipelines.vendor import (
     Vendor,
     nothing_listed,
     resolve_as_of,
+    rows_or_empty_table,
     scd2_by_event,
 )
 
@@ -131,6 +132,7 @@ def event_feed(client: VendorClient, plan: ReadPlan) -> DltResource:
         zone = helpers.stockholm()
         seen: set[str] = set()
         page: list[EventRead] = []
+        fed = False
         windows = client.map_in_flight(lambda params: list(helpers.read_events(client, params, zone)),
                                        plan.requests(backfill))
         # In date order, as requested, so an event spanning two windows is taken from the first.
@@ -146,9 +148,11 @@ def event_feed(client: VendorClient, plan: ReadPlan) -> DltResource:
                 if read.write_event or read.write_participants:
                     page.append(read)
                 if len(page) >= EVENTS_PER_PAGE:
+                    fed = True
                     yield page
                     page = []
-        if page:
+        if page or not fed:
+            # An empty page still reaches the tables, so they exist with their declared columns.
             yield page
         if newest is not None:
             state[CURSOR_STATE_KEY] = newest.isoformat()
@@ -199,9 +203,7 @@ def events() -> DltResource:
     def event_list(page: list[EventRead]) -> Iterator[list[dict[str, Any]]]:
         """Events with every field as the vendor sends it (nested ones flattened with `__`) and
         UTC times beside the local ones (`starts_at_utc`, `ends_at_utc`, `lastupdate_utc`, ...); key `id`."""
-        rows = [read.event for read in page if read.write_event]
-        if rows:
-            yield rows
+        yield rows_or_empty_table([read.event for read in page if read.write_event])
 
     return event_list
 
@@ -217,8 +219,7 @@ def participants(run_date: dt.date) -> DltResource:
             if read.write_participants:
                 listed = [{**participant, EVENT_KEY: read.event_id} for participant in read.participants or ()]
                 rows.extend(listed or [nothing_listed(EVENT_KEY, read.event_id, PARTICIPANT_KEY)])
-        if rows:
-            yield rows
+        yield rows_or_empty_table(rows)
 
     return participant_list
 

@@ -92,6 +92,20 @@ Assumptions where the document is silent:
   trace). Each day's draws come from its own seed, so advancing 2 days equals
   advancing 1 day twice.
 
+Sparse profile (``profile="sparse"``, see ``pipelines.sandbox.SandboxProfile``):
+the document marks no element required, so the sandbox keeps what an event
+cannot do without and thins the rest (``EVENT_SHAPE``, ``PARTICIPANT_SHAPE``):
+
+- Always sent: ``<id>``, ``<startdate>`` and ``<lastupdate>`` (the only
+  change stamp, so a client can read incrementally); a participant's
+  ``<personid>`` and ``<eventbookingid>``. The event of a participant is the
+  one it is listed in.
+- Every other element is left out, sent empty (``<name></name>``, nested
+  ones too) or kept as drawn per event (per booking for participants), in
+  the document's order.
+- About one event in four lists no participants (``<participants/>``) and
+  says ``<filledslots>0</filledslots>`` when it sends that element.
+
 Faults (``pipelines.faults``): drift and bad data apply to the events
 document (both paths); the whole stream is collected, changed with lxml and
 sent again as one chunk (an empty element may come back as ``<x/>``). The key
@@ -106,6 +120,7 @@ Status faults answer the XML error document above
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 import itertools
 import random
@@ -118,7 +133,16 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pipelines.faults import FaultTarget
-from pipelines.sandbox import PersonPool, SandboxApp, SandboxResponse, synchronized
+from pipelines.sandbox import (
+    DROP,
+    FULL,
+    KEEP,
+    PersonPool,
+    RecordShape,
+    SandboxApp,
+    SandboxResponse,
+    synchronized,
+)
 
 # Drawn once per process, so no usable key is a constant in code: tests read it
 # from here, clients from `settings()`, and `turnout demo` may pass its own.
@@ -200,6 +224,10 @@ EVENT_ID_BASE = 1_201
 PERSON_ID_BASE = 880_000
 BOOKING_ID_BASE = 330_001
 ORDER_ID_BASE = 105
+
+# What the sparse profile always sends of an event and a participant; see the module docstring.
+EVENT_SHAPE = RecordShape("event", key=("id",), required={"startdate", "lastupdate"})
+PARTICIPANT_SHAPE = RecordShape("participant", key=("eventbookingid",), required={"personid"})
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 ID_PATTERN = re.compile(r"[1-9]\d{0,17}")
@@ -414,6 +442,13 @@ def _timepoint(epoch: int) -> str:
     )
 
 
+def _sparse_element(fate: str, tag: str, content: str, indent: str) -> str:
+    """One element as the sparse profile sends it: kept, empty, or left out."""
+    if fate == KEEP:
+        return f"{indent}<{tag}>{content}</{tag}>\n"
+    return "" if fate == DROP else f"{indent}<{tag}></{tag}>\n"
+
+
 def _scaled(bounds: tuple[int, int], factor: float) -> tuple[int, int]:
     low, high = (round(b * factor) for b in bounds)
     return low, max(high, low)
@@ -457,12 +492,13 @@ class BrpSandbox(SandboxApp):
         start_date: dt.date | None = None,
         events: int | None = None,
         api_key: str = DEMO_API_KEY,
+        profile: str = FULL,
     ) -> None:
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
         if events is not None and events < 0:
             raise ValueError("events must not be negative")
-        super().__init__(seed=seed, scale=scale, start_date=start_date)
+        super().__init__(seed=seed, scale=scale, start_date=start_date, profile=profile)
         self.preset = SCALES[scale]
         self.event_count = self.preset.events if events is None else events
         # New and modified events per day follow the event count.
@@ -943,39 +979,70 @@ class BrpSandbox(SandboxApp):
         yield text.encode()
 
     def _event_xml(self, e: Event, participants: bool) -> str:
-        local_time = f"{e.minutes // 60:02d}:{e.minutes % 60:02d}" if e.has_time else ""
-        orderid = f"    <orderid>{e.orderid}</orderid>\n" if e.orderid is not None else ""
-        product = e.product
-        unit = e.unit
-        text = (
-            "  <event>\n"
-            f"    <id>{e.id}</id>\n"
-            f"    <name>{_esc(e.name)}</name>\n"
-            f"    <code>{e.code}</code>\n"
-            f"    <productid>{product.id}</productid>\n"
-            f"    <description>{_esc(e.description)}</description>\n"
-            f"    <lastupdate>{_local_text(e.lastupdate)}</lastupdate>\n"
-            f"    <productdescription>{_esc(product.description)}</productdescription>\n"
-            f"    <numberofoccasions>{e.occasions}</numberofoccasions>\n"
-            f"    <time>{local_time}</time>\n"
-            f"    <startdate>{e.startdate.isoformat()}</startdate>\n"
-            f"    <enddate>{e.enddate.isoformat()}</enddate>\n"
-            f"    <publishstart>{_local_text(e.publish_start)}</publishstart>\n"
-            f"    <publishend>{_local_text(e.publish_end)}</publishend>\n"
-            f"    <bookableslots>{e.slots}</bookableslots>\n"
-            f"    <filledslots>{e.filled}</filledslots>\n"
-            "    <registered>false</registered>\n"
-            f"    <bookableearliest>{_timepoint(e.bookable_earliest)}</bookableearliest>\n"
-            f"    <bookablelatest>{_timepoint(e.bookable_latest)}</bookablelatest>\n"
-            "    <businessunit>\n"
-            f"      <id>{unit.id}</id>\n"
-            f"      <name>{_esc(unit.name)}</name>\n"
-            "    </businessunit>\n"
-            f"{orderid}"
-        )
+        if self.profile.sparse:
+            return self._sparse_event_xml(e, participants)
+        elements = "".join(f"    <{tag}>{content}</{tag}>\n" for tag, content in self._elements(e))
+        text = "  <event>\n" + elements
         if participants:
             text += self._participants_xml(e)
         return text + "  </event>\n"
+
+    @staticmethod
+    def _elements(e: Event) -> list[tuple[str, str]]:
+        """(tag, content as XML) of an event's elements but participants, in the document's order."""
+        local_time = f"{e.minutes // 60:02d}:{e.minutes % 60:02d}" if e.has_time else ""
+        product, unit = e.product, e.unit
+        elements = [
+            ("id", str(e.id)),
+            ("name", _esc(e.name)),
+            ("code", e.code),
+            ("productid", str(product.id)),
+            ("description", _esc(e.description)),
+            ("lastupdate", _local_text(e.lastupdate)),
+            ("productdescription", _esc(product.description)),
+            ("numberofoccasions", str(e.occasions)),
+            ("time", local_time),
+            ("startdate", e.startdate.isoformat()),
+            ("enddate", e.enddate.isoformat()),
+            ("publishstart", _local_text(e.publish_start)),
+            ("publishend", _local_text(e.publish_end)),
+            ("bookableslots", str(e.slots)),
+            ("filledslots", str(e.filled)),
+            ("registered", "false"),
+            ("bookableearliest", _timepoint(e.bookable_earliest)),
+            ("bookablelatest", _timepoint(e.bookable_latest)),
+            ("businessunit", f"\n      <id>{unit.id}</id>\n      <name>{_esc(unit.name)}</name>\n    "),
+        ]
+        if e.orderid is not None:
+            elements.append(("orderid", str(e.orderid)))
+        return elements
+
+    def _sparse_event_xml(self, e: Event, participants: bool) -> str:
+        bare = self.profile.bare(e.id)
+        parts = ["  <event>\n"]
+        for tag, content in self._elements(e):
+            if bare and tag == "filledslots":
+                content = "0"  # the count of the participants it lists
+            fate = self.profile.field_fate(EVENT_SHAPE, (e.id,), tag)
+            parts.append(_sparse_element(fate, tag, content, "    "))
+        if participants:
+            parts.append("    <participants/>\n" if bare else self._sparse_participants_xml(e))
+        parts.append("  </event>\n")
+        return "".join(parts)
+
+    def _sparse_participants_xml(self, e: Event) -> str:
+        if not e.persons:
+            return "    <participants/>\n"
+        rows = []
+        for person, booking in zip(e.persons, e.bookings, strict=True):
+            first, last = self._names_of(person)
+            elements = (("personid", str(PERSON_ID_BASE + person)), ("firstname", first), ("lastname", last),
+                        ("eventbookingid", str(booking)))
+            fate = functools.partial(self.profile.field_fate, PARTICIPANT_SHAPE, (booking,))
+            rows.append("      <participant>\n"
+                        + "".join(_sparse_element(fate(tag), tag, text, "        ") for tag, text in elements)
+                        + "      </participant>\n")
+        return "    <participants>\n" + "".join(rows) + "    </participants>\n"
 
     def _participants_xml(self, e: Event) -> str:
         if not e.persons:

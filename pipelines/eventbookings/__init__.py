@@ -19,7 +19,7 @@ import dlt
 import httpx
 from dlt.sources import DltResource
 
-from pipelines.eventbookings import helpers
+from pipelines.eventbookings import helpers, shape
 from pipelines.eventbookings.helpers import paginate, paginate_ahead
 from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT, VendorClient
@@ -35,6 +35,7 @@ from pipelines.vendor import (
     ChildList,
     Vendor,
     in_batches,
+    or_empty_table,
     per_event_transformer,
     resolve_as_of,
 )
@@ -87,8 +88,9 @@ def api_client(
 def events(
     client: VendorClient, run_date: dt.date, lookback_days: int, window_days_after_end: int, rows: int
 ) -> DltResource:
-    @dlt.resource(name="events", primary_key="uuid", write_disposition="merge", max_table_nesting=0)
-    def event_list() -> Iterator[list[EventRow]]:
+    @dlt.resource(name="events", primary_key="uuid", write_disposition="merge", max_table_nesting=0,
+                  columns=shape.EVENTS)
+    def event_list() -> Iterator[Any]:
         """Yields events as the vendor sends them, nested parts as JSON; key `uuid`."""
         state = dlt.current.resource_state()
         cursor = helpers.parse_datetime(state.get(CURSOR_STATE_KEY))
@@ -108,7 +110,7 @@ def events(
                         selected.append(event)
                 yield selected
 
-        yield from in_batches(selected_pages())
+        yield from or_empty_table(in_batches(selected_pages()))
         if newest is not None:
             state[CURSOR_STATE_KEY] = newest.strftime(helpers.DATETIME_FORMATS[0])
 
@@ -129,25 +131,27 @@ EVENT_KEY = "event_uuid"
 
 CHILD_LISTS = (
     ChildList("sessions", helpers.SESSIONS_PATH, "sessions", (EVENT_KEY, "uuid"),
-              "Sessions of each event, nested parts as JSON; key (`event_uuid`, `uuid`). "
-              "Replaced per event on every read.",
-              REPLACED, max_table_nesting=0),
+              "Sessions of each event, nested parts as JSON; key (`event_uuid`, `list_position`), "
+              "`uuid` as sent (the doc's own sample has none). Replaced per event on every read.",
+              REPLACED, max_table_nesting=0, columns=shape.SESSIONS, positional=True),
     ChildList("tickets", helpers.TICKETS_PATH, "tickets", (EVENT_KEY, "uuid"),
               "Ticket types of each event with their prices (`tickets__pricing_details`); key "
-              "(`event_uuid`, `uuid`). Replaced per event on every read.",
-              REPLACED, clean=helpers.clean_ticket),
+              "(`event_uuid`, `list_position`), `uuid` as sent (the doc's own sample leaves it blank). "
+              "Replaced per event on every read.",
+              REPLACED, clean=helpers.clean_ticket, columns=shape.TICKETS,
+              nested_columns={"pricing_details": shape.TICKET_PRICING_DETAILS}, positional=True),
     ChildList("orders", helpers.ORDERS_PATH, "orders", ("uuid",),
               "Orders of each event with their line items (`orders__line_items`); key `uuid`. "
               "Refunds and cancellations update the order in place.",
-              UPSERTED, nullable_text=("refunded_on__utc", "refunded_on__local")),
+              UPSERTED, columns=shape.ORDERS, nested_columns={"line_items": shape.ORDER_LINE_ITEMS}),
     ChildList("attendees", helpers.ATTENDEES_PATH, "attendees", (EVENT_KEY, "uuid"),
               "Ticket holders of each event; key (`event_uuid`, `uuid`). One the vendor stopped "
               "listing keeps its last version, `_dlt_valid_to` set to when it was first seen gone.",
-              VERSIONED, nullable_text=("checked_in_on__utc", "checked_in_on__local")),
+              VERSIONED, columns=shape.ATTENDEES),
     ChildList("waiting_list", helpers.WAITING_LIST_PATH, "waiting_list", (EVENT_KEY, "uuid"),
               "People on each event's waiting list; key (`event_uuid`, `uuid`). One who left the list "
               "(or got a ticket) keeps the last version, `_dlt_valid_to` set to when first seen gone.",
-              VERSIONED),
+              VERSIONED, columns=shape.WAITING_LIST),
 )
 
 
@@ -158,7 +162,8 @@ def child_list(client: VendorClient, spec: ChildList, run_date: dt.date, rows: i
         event_uuid = str(event["uuid"])
         path = spec.path.format(uuid=event_uuid)
         listed = [{**spec.clean(item), EVENT_KEY: event_uuid}
-                  for page in paginate(client, path, spec.items_key, rows=rows) for item in page]
+                  for page in paginate(client, path, spec.items_key, rows=rows, key=spec.record_key(EVENT_KEY))
+                  for item in page]
         return spec.rows_of_event(listed, EVENT_KEY, event_uuid)
 
     return per_event_transformer(client, read_event, spec.description, **spec.hints(run_date, EVENT_KEY))

@@ -58,16 +58,17 @@ def paginate(
     rows: int = MAX_ROWS,
     dates: Mapping[str, ParseDate] | None = None,
     start: int = 0,
+    key: tuple[str, ...] = RECORD_KEY,
 ) -> Iterator[list[Row]]:
     """Yields the pages of one list from `start` on, following `position` and `rows`.
 
     Stops on an empty page, on a page shorter than the rows asked for, or once
-    `pagination.records` rows have been read. Every record must carry a `uuid`
+    `pagination.records` rows have been read. Every record must carry its `key`
     and readable `dates`.
     """
     position = start
     while True:
-        items, records = read_page(client, path, items_key, params, position, rows, dates)
+        items, records = read_page(client, path, items_key, params, position, rows, dates, key)
         if not items:
             return
         yield items
@@ -127,6 +128,7 @@ def read_page(
     position: int,
     rows: int,
     dates: Mapping[str, ParseDate] | None = None,
+    key: tuple[str, ...] = RECORD_KEY,
 ) -> tuple[list[Row], int | None]:
     """One page of a list at `position`, checked, and the list's `pagination.records`."""
     query = {**(params or {}), "position": position, "rows": rows, "order_by": ORDER_BY}
@@ -142,7 +144,7 @@ def read_page(
     if items_key == "sessions":
         items = flatten_session_groups(client, path, items, position)
     if items:
-        check_records(client, path, f"'{items_key}' page at position {position}", items, RECORD_KEY, dates)
+        check_records(client, path, f"'{items_key}' page at position {position}", items, key, dates)
     return items, to_int((payload.get("pagination") or {}).get("records"))
 
 

@@ -130,6 +130,28 @@ Assumptions where the document is silent:
   checks in the attendees of events that started. Each day's draws come from
   its own seed, so advancing 2 days equals advancing 1 day twice.
 
+Sparse profile (``profile="sparse"``, see ``pipelines.sandbox.SandboxProfile``):
+the document marks no response field required, so the sandbox keeps what a
+record cannot do without and thins the rest (``*_SHAPE`` below):
+
+- Always sent: every ``uuid``; an event's ``attending_on`` (its start and
+  end) and ``updated_on`` (the only change stamp the API offers, so a client
+  can read incrementally); a session's ``session_starts_on``; the ``email`` of
+  an attendee or waiting-list entry (the only way the vendor knows a person).
+  The event of an attendee is the one in the request's path. An event's
+  ``sessions`` and ``tickets`` objects, when sent, keep their wrappers; the
+  sessions and ticket levels in them are thinned as the lists are.
+- Everything else is optional: left out, blank or kept as drawn per record.
+  A session's ``configuration`` (its venue, i.e. its room) is never sent with
+  a value.
+- The organisation sells nothing through orders: ``/orders`` is always an
+  empty list, and attendees carry no ``order_uuid``. The attendees and the
+  tickets' counts are still those of the orders behind them.
+- About one event in four answers every child list empty (sessions,
+  tickets, attendees, waiting list), and its own ``sessions`` and
+  ``tickets`` list none either. Joining such an event's waiting list
+  succeeds, but the entry is not listed.
+
 Faults (``pipelines.faults``): drift and bad data apply to ``GET /api/events``
 and ``GET /api/events/{uuid}``. The key is ``uuid``; the date is
 ``updated_on``, the source's cursor. Drift adds ``promo_code``, turns
@@ -157,7 +179,7 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from pipelines.faults import FaultTarget
-from pipelines.sandbox import PersonPool, SandboxApp, SandboxResponse, synchronized
+from pipelines.sandbox import FULL, PersonPool, RecordShape, SandboxApp, SandboxResponse, synchronized
 
 # Drawn once per process, so no usable credential is a constant in code: tests read
 # them from here, clients from `settings()`, and `turnout demo` may pass its own.
@@ -687,6 +709,25 @@ _FEE_RATES = [
 _TAGS = [{"uuid": "", "name": "", "description": "", "url": "", "image": ""}]
 
 
+# What the sparse profile always sends of each list's records; see the module docstring.
+SESSION_SHAPE = RecordShape("session", key=("uuid",), required={"session_starts_on"}, never={"configuration"})
+TICKET_SHAPE = RecordShape("ticket", key=("uuid",))
+ATTENDEE_SHAPE = RecordShape("attendee", key=("uuid",), required={"email"}, omitted={"order_uuid"})
+WAITING_SHAPE = RecordShape("waiting", key=("uuid",), required={"email"})
+# The sparse profile lists no orders, so nothing of an order is ever thinned.
+ORDER_SHAPE = RecordShape("order", key=("uuid",))
+EVENT_SHAPE = RecordShape(
+    "event", key=("uuid",), required={"attending_on", "updated_on"},
+    nested={
+        "sessions": RecordShape("event_sessions", key=(), required={"enabled", "session_lists"},
+                                nested={"session_lists": SESSION_SHAPE}),
+        "tickets": RecordShape("event_tickets", key=(),
+                               required={"price_is_fee_inclusive", "price_is_tax_inclusive", "levels"},
+                               nested={"levels": TICKET_SHAPE}),
+    },
+)
+_NO_SESSIONS = {"enabled": "false", "session_lists": []}
+
 # --------------------------------------------------------------------------
 # The sandbox
 # --------------------------------------------------------------------------
@@ -731,10 +772,11 @@ class EventBookingsSandbox(SandboxApp):
         token_lifetime: float = 3600.0,
         client_id: str = DEMO_CLIENT_ID,
         client_secret: str = DEMO_CLIENT_SECRET,
+        profile: str = FULL,
     ) -> None:
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
-        super().__init__(seed=seed, scale=scale, start_date=start_date)
+        super().__init__(seed=seed, scale=scale, start_date=start_date, profile=profile)
         self.preset = SCALES[scale]
         self.token_lifetime = token_lifetime
         self.client_id = client_id
@@ -797,8 +839,8 @@ class EventBookingsSandbox(SandboxApp):
     def waiting_list(self, event_uuid: str) -> list[dict[str, Any]]:
         """An event's waiting list as ``GET .../waiting_list`` serves it; KeyError for an unknown uuid."""
         event = self._events_by_uuid[event_uuid.lower()]
-        entries = self._event_list(event, "waiting_list", DEFAULT_ORDER_BY)
-        return [self._waiting_json(event, entry) for entry in entries]
+        entries = self._served_list(event, "waiting_list", DEFAULT_ORDER_BY)
+        return [self.profile.thin(self._waiting_json(event, entry), WAITING_SHAPE) for entry in entries]
 
     # ---- building -------------------------------------------------------
 
@@ -1448,24 +1490,26 @@ class EventBookingsSandbox(SandboxApp):
             needle = search.casefold()
             events = [e for e in events if needle in e.name.casefold()]
         return SandboxResponse.json({
-            "events": [self._event_json(e) for e in events[position:position + rows]],
+            "events": [self._served_event(e) for e in events[position:position + rows]],
             "pagination": _pagination(len(events), position, rows, order_by),
         })
 
     def _get_event(self, _: Mapping[str, list[str]], event: Event | None,
                    _body: bytes = b"") -> SandboxResponse:
         assert event is not None
-        return SandboxResponse.json({"events": [self._event_json(event)]})
+        return SandboxResponse.json({"events": [self._served_event(event)]})
 
     def _get_sessions(self, query: Mapping[str, list[str]], event: Event | None,
                       _body: bytes = b"") -> SandboxResponse:
         assert event is not None
         position, rows, order_by = _paging(query)
-        sessions = self._event_list(event, "sessions", order_by or DEFAULT_ORDER_BY)
+        sessions = self._served_list(event, "sessions", order_by or DEFAULT_ORDER_BY)
         page = sessions[position:position + rows]
         groups = []
         for kind in SESSION_TYPES:
-            items = [self._session_json(event, s) for s in page if s.type == kind]
+            items = [
+                self.profile.thin(self._session_json(event, s), SESSION_SHAPE) for s in page if s.type == kind
+            ]
             if items:
                 groups.append({"type": kind, "session_lists": items})
         return SandboxResponse.json({
@@ -1474,28 +1518,37 @@ class EventBookingsSandbox(SandboxApp):
         })
 
     def _child_list(self, query: Mapping[str, list[str]], event: Event | None, kind: str,
-                    to_json: Callable[[Event, Any], dict[str, Any]]) -> SandboxResponse:
+                    to_json: Callable[[Event, Any], dict[str, Any]], shape: RecordShape) -> SandboxResponse:
         assert event is not None
         position, rows, order_by = _paging(query)
-        items = self._event_list(event, kind, order_by or DEFAULT_ORDER_BY)
+        items = self._served_list(event, kind, order_by or DEFAULT_ORDER_BY)
+        page = items[position:position + rows]
         return SandboxResponse.json({
-            kind: [to_json(event, item) for item in items[position:position + rows]],
+            kind: [self.profile.thin(to_json(event, item), shape) for item in page],
             "pagination": _pagination(len(items), position, rows, order_by),
         })
+
+    def _served_list(self, event: Event, kind: str, order_by: str) -> list[Any]:
+        """An event's child list as served: none for a bare event, and never orders, in the sparse profile."""
+        if self.profile.bare(event.key) or (kind == "orders" and self.profile.sparse):
+            return []
+        return self._event_list(event, kind, order_by)
 
     def _get_tickets(self, query: Mapping[str, list[str]], event: Event | None,
                      _body: bytes = b"") -> SandboxResponse:
         assert event is not None
         sold = self._level_sold(event)
-        return self._child_list(query, event, "tickets", lambda e, lv: self._level_json(e, lv, sold))
+        return self._child_list(
+            query, event, "tickets", lambda e, lv: self._level_json(e, lv, sold), TICKET_SHAPE,
+        )
 
     def _get_attendees(self, query: Mapping[str, list[str]], event: Event | None,
                        _body: bytes = b"") -> SandboxResponse:
-        return self._child_list(query, event, "attendees", self._attendee_json)
+        return self._child_list(query, event, "attendees", self._attendee_json, ATTENDEE_SHAPE)
 
     def _get_orders(self, query: Mapping[str, list[str]], event: Event | None,
                     _body: bytes = b"") -> SandboxResponse:
-        return self._child_list(query, event, "orders", self._order_json)
+        return self._child_list(query, event, "orders", self._order_json, ORDER_SHAPE)
 
     def _post_cancel(self, _: Mapping[str, list[str]], event: Event | None,
                      _body: bytes = b"") -> SandboxResponse:
@@ -1507,7 +1560,7 @@ class EventBookingsSandbox(SandboxApp):
 
     def _get_waiting_list(self, query: Mapping[str, list[str]], event: Event | None,
                           _body: bytes = b"") -> SandboxResponse:
-        return self._child_list(query, event, "waiting_list", self._waiting_json)
+        return self._child_list(query, event, "waiting_list", self._waiting_json, WAITING_SHAPE)
 
     def _post_waiting_list(self, _: Mapping[str, list[str]], event: Event | None,
                            body: bytes = b"") -> SandboxResponse:
@@ -1526,7 +1579,8 @@ class EventBookingsSandbox(SandboxApp):
         if any(entry.email.strip().casefold() == wanted for entry in event.waiting):
             raise ApiError(400, "email address is already on the waiting list")
         entry = self._join_waiting(event, email, first_name, last_name, quantity, now)
-        return SandboxResponse.json({"waiting_list": [self._waiting_json(event, entry)]})
+        served = self.profile.thin(self._waiting_json(event, entry), WAITING_SHAPE)
+        return SandboxResponse.json({"waiting_list": [served]})
 
     # ---- payload builders -------------------------------------------------
 
@@ -1595,6 +1649,13 @@ class EventBookingsSandbox(SandboxApp):
                 "post_code": post_code,
             },
         }
+
+    def _served_event(self, event: Event) -> dict[str, Any]:
+        """The event as the profile sends it: a bare one lists no sessions or ticket levels."""
+        record = self._event_json(event)
+        if self.profile.bare(event.key):
+            record = {**record, "sessions": _NO_SESSIONS, "tickets": {**record["tickets"], "levels": []}}
+        return self.profile.thin(record, EVENT_SHAPE)
 
     def _event_json(self, event: Event) -> dict[str, Any]:
         now = _epoch(self.now)

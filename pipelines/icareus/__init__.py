@@ -20,14 +20,13 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient, VendorError
 from pipelines.http import request_timeout as http_timeout
-from pipelines.icareus import helpers
+from pipelines.icareus import helpers, shape
 from pipelines.icareus.helpers import Row, SignedToken
 from pipelines.icareus.sandbox import IcareusSandbox
 from pipelines.vendor import (
@@ -138,20 +137,9 @@ def _default_language(event: Row) -> str:
     return str(event.get("defaultLanguage") or helpers.DEFAULT_LANGUAGE)
 
 
-def _nullable(data_type: str) -> dict[str, Any]:
-    return {"data_type": data_type, "nullable": True}
-
-
-def _columns(**extra: str) -> dict[str, Any]:
-    """Fields the vendor leaves out when unset, declared so their columns exist before any value."""
-    common = {"startTimePublic": "bigint", "durationPublic": "bigint", "eventTheme": "bigint",
-              "description": "json", "publicName": "json"}
-    return {name: _nullable(data_type) for name, data_type in {**common, **extra}.items()}
-
-
 def events() -> DltResource:
     @dlt.transformer(name="events", primary_key=EVENT_KEY, write_disposition="merge",
-                     columns=_columns(gdpr="json", externalId="text", eventThumbnail="text"))
+                     columns=shape.EVENTS)
     def event_list(page: list[Row]) -> Iterator[list[Row]]:
         """Events as the vendor sends them without their rooms; `name`, `description` and
         `publicName` keep every translation as {language: text}; key `eventId`."""
@@ -163,7 +151,7 @@ def events() -> DltResource:
 
 def rooms() -> DltResource:
     @dlt.transformer(name="rooms", primary_key="roomId", write_disposition=replaced_per_event(STORED_EVENT_KEY),
-                     columns={**_columns(), **NOTHING_LISTED_COLUMN})
+                     columns={**shape.ROOMS, **NOTHING_LISTED_COLUMN})
     def room_list(page: list[Row]) -> Iterator[list[Row]]:
         """Rooms of each event read (Icareus's sessions), translations kept; key `roomId`.
         Replaced per event on every read, so a deleted room goes."""

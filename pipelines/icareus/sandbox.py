@@ -97,6 +97,22 @@ Assumptions where the document is silent:
   the clock; the other organisation's events never change. Each day's draws
   come from its own seed, so advancing 2 days equals advancing 1 day twice.
 
+Sparse profile (``profile="sparse"``, see ``pipelines.sandbox.SandboxProfile``):
+the document marks what creating an event or a room requires, and the
+sandbox sends that and the ids (``EVENT_SHAPE``, ``ROOM_SHAPE``):
+
+- Always sent: an event's ``eventId``, ``name``, ``startTime``, ``duration``,
+  ``mainEventRoomId`` and ``rooms``; a room's ``roomId``, ``eventId``,
+  ``name``, ``startTime`` and ``duration``. Rooms are the event's sessions
+  and every event keeps its main room, so no event has an empty room list.
+- Everything else is optional: left out, blank ("" or an empty list or
+  object) or kept as drawn per event and per room; a number left out rather
+  than blank. ``startTimePublic`` and ``durationPublic`` come or go together,
+  as the document requires. Without ``defaultLanguage`` the document's
+  default, en_US, applies; every event has an en_US name.
+- Every answer carrying an event or a room (GET, create, edit, and the
+  ``event()`` hook) is thinned the same way.
+
 Faults (``pipelines.faults``): drift and bad data apply to ``GET /api/event``
 (the event inside ``{"status": "ok", "event": ...}``; status errors are left
 alone). The key is ``eventId``; the date is ``startTime``, from which the
@@ -123,7 +139,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.faults import FaultTarget
-from pipelines.sandbox import SandboxApp, SandboxResponse, request_peer, synchronized
+from pipelines.sandbox import FULL, RecordShape, SandboxApp, SandboxResponse, request_peer, synchronized
 
 DEMO_ORGANIZATION_ID = 1909009
 # Secrets are drawn once per process, so no usable one is a constant in code: tests
@@ -153,6 +169,16 @@ THUMBNAIL_URL = "https://cdn.icareus.example/turnout-sandbox/thumbnails/{event_i
 LANGUAGES = ("en_US", "fi_FI", "es_ES", "sv_SE")
 DEFAULT_LANGUAGE = "en_US"
 TEXT_KEYS = ("name", "description", "publicName")
+
+# What the sparse profile always sends of an event and a room; see the module docstring.
+_PUBLIC_TIMES = ({"startTimePublic", "durationPublic"},)
+EVENT_SHAPE = RecordShape(
+    "event", key=("eventId",), required={"name", "startTime", "duration", "mainEventRoomId", "rooms"},
+    together=_PUBLIC_TIMES,
+)
+ROOM_SHAPE = RecordShape(
+    "room", key=("roomId",), required={"eventId", "name", "startTime", "duration"}, together=_PUBLIC_TIMES,
+)
 GDPR_KEYS = ("privacyPolicy", "copyright", "termsOfService")  # served in the document's order
 THEMES = (3319901, 3319907, 3320412, 3321188)
 
@@ -610,6 +636,7 @@ class IcareusSandbox(SandboxApp):
         secret: str = DEMO_SECRET,
         client_ip: str | None = None,
         token_tolerance: float = DEFAULT_TOKEN_TOLERANCE,
+        profile: str = FULL,
     ) -> None:
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
@@ -619,7 +646,7 @@ class IcareusSandbox(SandboxApp):
             raise ValueError(f"organization_id {OTHER_ORGANIZATION_ID} is the sandbox's other organisation")
         if token_tolerance < 0:
             raise ValueError("token_tolerance must not be negative")
-        super().__init__(seed=seed, scale=scale, start_date=start_date)
+        super().__init__(seed=seed, scale=scale, start_date=start_date, profile=profile)
         self.preset = SCALES[scale]
         self.event_count = self.preset.events if events is None else events
         factor = self.event_count / self.preset.events
@@ -1201,10 +1228,9 @@ class IcareusSandbox(SandboxApp):
         if e.thumbnail is not None:
             out["eventThumbnail"] = e.thumbnail
         out["rooms"] = [self._room_json(room) for room in e.rooms]
-        return out
+        return self.profile.thin(out, EVENT_SHAPE)
 
-    @staticmethod
-    def _room_json(r: Room) -> dict[str, Any]:
+    def _room_json(self, r: Room) -> dict[str, Any]:
         out: dict[str, Any] = {
             "eventTheme": r.theme,
             "startTime": r.start,
@@ -1225,7 +1251,7 @@ class IcareusSandbox(SandboxApp):
             "roomId": r.id,
             "publishingInfo": {"ingestUrl": INGEST_URL, "streamName": r.service_id},
         })
-        return out
+        return self.profile.thin(out, ROOM_SHAPE)
 
 
 def _unsupported(message: str) -> Handler:

@@ -18,7 +18,7 @@ from dlt.sources import DltResource
 
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
-from pipelines.opus import helpers
+from pipelines.opus import helpers, shape
 from pipelines.opus.helpers import paginate
 from pipelines.opus.sandbox import OpusSandbox
 from pipelines.vendor import (
@@ -29,6 +29,7 @@ from pipelines.vendor import (
     ChildList,
     Vendor,
     in_batches,
+    or_empty_table,
     per_event_transformer,
     resolve_as_of,
 )
@@ -67,8 +68,8 @@ def opus_source(
 def events(
     client: VendorClient, run_date: dt.date, lookback_days: int, window_days_after_end: int
 ) -> DltResource:
-    @dlt.resource(name="events", primary_key="id", write_disposition="merge")
-    def event_list() -> Iterator[list[EventRow]]:
+    @dlt.resource(name="events", primary_key="id", write_disposition="merge", columns=shape.EVENTS)
+    def event_list() -> Iterator[Any]:
         """Yields events; key `id`. `registration_questions` becomes a list."""
         state = dlt.current.resource_state()
         last_run = state.get("last_run_date")
@@ -85,7 +86,7 @@ def events(
                 seen.update(event["id"] for event in fresh)
                 yield fresh
 
-        yield from in_batches(fresh_pages())
+        yield from or_empty_table(in_batches(fresh_pages()))
         state["last_run_date"] = max(run_date.isoformat(), last_run or "")
 
     return event_list
@@ -135,27 +136,31 @@ def _clean_session(session: dict[str, Any]) -> dict[str, Any]:
 CHILD_LISTS = (
     ChildList("sessions", helpers.SESSIONS_PATH, "sessions", ("id",),
               "Sessions of each event; key `id`. `speaker_ids` becomes a list.",
-              clean=_clean_session),
+              clean=_clean_session, columns=shape.SESSIONS),
     ChildList("speakers", helpers.SPEAKERS_PATH, "speakers", ("event_id", "id"),
               "Speakers of each event; key (`event_id`, `id`).",
-              page_size=helpers.SPEAKERS_PAGE_SIZE),
+              page_size=helpers.SPEAKERS_PAGE_SIZE, columns=shape.SPEAKERS),
     ChildList("packages", helpers.PACKAGES_PATH, "data", ("event_id", "product_id"),
-              "Registration packages of each event; key (`event_id`, `product_id`)."),
+              "Registration packages of each event; key (`event_id`, `product_id`).",
+              columns=shape.PACKAGES),
     ChildList("registrants", helpers.REGISTRANTS_PATH, "registrants", ("event_id", "registration_id"),
               "Registrations of each event; key (`event_id`, `registration_id`). One the vendor "
               "stopped listing keeps its last version, `_dlt_valid_to` set to when it was first "
-              "seen gone.", kept=VERSIONED),
+              "seen gone.", kept=VERSIONED, columns=shape.REGISTRANTS),
     ChildList("attendees", helpers.ATTENDEES_PATH, "attendees", ("event_id", "id"),
-              "Event-level attendance totals per person; key (`event_id`, `id`).", kept=VERSIONED),
+              "Event-level attendance totals per person; key (`event_id`, `id`).", kept=VERSIONED,
+              columns=shape.ATTENDEES),
     ChildList("session_attendance", helpers.SESSION_ATTENDANCE_PATH, "attendees",
               ("event_id", "user_id", "product_identification"),
               "One row per person and session attended; key (`event_id`, `user_id`, "
               "`product_identification`): the API names a session only by its identification, "
-              "unique within an event.", kept=VERSIONED),
+              "unique within an event.", kept=VERSIONED, columns=shape.SESSION_ATTENDANCE),
     ChildList("session_itineraries", helpers.SESSION_ITINERARIES_PATH, "data", ("event_id", "id"),
-              "Sessions with the people who put them on their itinerary; key (`event_id`, `id`)."),
+              "Sessions with the people who put them on their itinerary; key (`event_id`, `id`).",
+              columns=shape.SESSION_ITINERARIES),
     ChildList("session_on_demand", helpers.SESSION_ON_DEMAND_PATH, "data", ("event_id", "product_id"),
-              "On-demand sessions with their viewers; key (`event_id`, `product_id`)."),
+              "On-demand sessions with their viewers; key (`event_id`, `product_id`).",
+              columns=shape.SESSION_ON_DEMAND),
 )
 
 
@@ -166,9 +171,7 @@ def child_list(client: VendorClient, spec: ChildList, run_date: dt.date) -> DltR
         rows = []
         params = {"event_id": event["id"]}
         page_size = spec.page_size or helpers.DEFAULT_PAGE_SIZE
-        # The event's id is added here, not sent by the vendor.
-        key = tuple(field for field in spec.primary_key if field != "event_id")
-        for page in paginate(client, spec.path, spec.items_key, params, page_size, key=key):
+        for page in paginate(client, spec.path, spec.items_key, params, page_size, key=spec.record_key("event_id")):
             for item in page:
                 row = spec.clean(item)
                 row["event_id"] = event["id"]

@@ -112,6 +112,27 @@ Assumptions where the document is silent:
   code path, and records attendance for sessions that ended. Each day's draws
   come from its own seed, so advancing 2 days equals advancing 1 day twice.
 
+Sparse profile (``profile="sparse"``, see ``pipelines.sandbox.SandboxProfile``):
+the document marks no response field required, so the sandbox keeps what a
+record cannot do without and thins the rest (``*_SHAPE`` below):
+
+- Always sent: every id and key (event ``id``; registrant ``registration_id``
+  and ``user_id``; attendee ``id``; session attendance ``user_id`` and
+  ``product_identification``; session ``id``, ``product_id`` and
+  ``identification``, which attendance rows refer to; package
+  ``product_id``; speaker ``id``), an event's ``start_date``, a session's
+  ``start_date_time``, and a person's ``email`` (who the person is across
+  vendors; the document's registration calls find people by it). The event
+  of a registration is the request's ``event_id``. The itinerary and on-demand
+  lists of a session are sent, their people thinned alike.
+- Everything else is optional: left out, blank or kept as drawn per record.
+  ``session_room`` is never sent with a value: sessions have no rooms.
+- About one event in four answers every child list empty: registrants,
+  attendees, sessions, session attendance, itineraries, on demand, packages
+  and speakers (also in the lists that cover all events), and it is not in
+  anyone's ``events/user``. Registering through the API for such an event
+  succeeds, but the registration is not listed.
+
 Faults (``pipelines.faults``): drift and bad data apply to the events list,
 ``GET /rest/api/v1/events`` (the records under ``events`` in the one-element
 array). The key is ``id``; the date is ``end_date``, which the source reads
@@ -139,7 +160,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pipelines.faults import FaultTarget
-from pipelines.sandbox import PersonPool, SandboxApp, SandboxResponse, synchronized
+from pipelines.sandbox import FULL, PersonPool, RecordShape, SandboxApp, SandboxResponse, synchronized
 
 # Drawn once per process, so no usable key is a constant in code: tests read it
 # from here, clients from `settings()`, and `turnout demo` may pass its own.
@@ -283,6 +304,27 @@ MODIFIED_MESSAGE = "You have successfully modified this user's registration."
 CANCELED_MESSAGE = "You have successfully canceled this user's registration."
 
 _MASK64 = (1 << 64) - 1
+
+# What the sparse profile always sends of each list's records; see the module docstring.
+EVENT_SHAPE = RecordShape("event", key=("id",), required={"start_date"})
+PERSON_SHAPE = RecordShape("person", key=("id",), required={"email"})
+REGISTRANT_SHAPE = RecordShape("registrant", key=("registration_id",), required={"user_id", "email"})
+ATTENDEE_SHAPE = RecordShape("attendee", key=("id",), required={"email"})
+SESSION_ATTENDANCE_SHAPE = RecordShape(
+    "session_attendance", key=("user_id", "product_identification"), required={"email"},
+)
+_SESSION_IDS = {"product_id", "identification", "start_date_time"}
+SESSION_SHAPE = RecordShape("session", key=("id",), required=_SESSION_IDS, never={"session_room"})
+ITINERARY_SHAPE = RecordShape(
+    "session", key=("id",), required=_SESSION_IDS | {"itinerary_users_list"},
+    nested={"itinerary_users_list": PERSON_SHAPE},
+)
+# Keyed by the session id as sessions are, so a session loses the same fields in both lists.
+ON_DEMAND_SHAPE = RecordShape(
+    "session", key=("session_id",), required=_SESSION_IDS | {"users"}, nested={"users": PERSON_SHAPE},
+)
+PACKAGE_SHAPE = RecordShape("package", key=("product_id",))
+SPEAKER_SHAPE = RecordShape("speaker", key=("id",))
 
 
 # --------------------------------------------------------------------------
@@ -575,10 +617,11 @@ class OpusSandbox(SandboxApp):
         scale: str = "small",
         start_date: dt.date | None = None,
         api_key: str = DEMO_API_KEY,
+        profile: str = FULL,
     ) -> None:
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
-        super().__init__(seed=seed, scale=scale, start_date=start_date)
+        super().__init__(seed=seed, scale=scale, start_date=start_date, profile=profile)
         self.api_key = api_key
         self.preset = SCALES[scale]
         self.people = PersonPool(seed, self.preset.people)
@@ -1043,6 +1086,16 @@ class OpusSandbox(SandboxApp):
         event = self._event_param(request)
         return [event] if event else []
 
+    def _listed(self, event: Event | None) -> Event | None:
+        """The event, or None when it lists no children (an unknown or, sparse, a bare event)."""
+        return None if event is None or self.profile.bare(event.id) else event
+
+    def _with_children(self, events: list[Event]) -> list[Event]:
+        """The events whose child lists are served (all of them but in the sparse profile)."""
+        if not self.profile.sparse:
+            return events
+        return [event for event in events if not self.profile.bare(event.id)]
+
     def _person_param(self, request: Request) -> int:
         """The person a write call names by user_id, email or api_username."""
         user_id, email, username = (request.get_str(n) for n in ("user_id", "email", "api_username"))
@@ -1298,6 +1351,12 @@ class OpusSandbox(SandboxApp):
             "options": [],
         }
 
+    def _itinerary_json(self, session: Session) -> dict[str, Any]:
+        return {
+            **self._session_head(session),
+            "itinerary_users_list": [self._person_json(person) for person in session.itinerary],
+        }
+
     def _on_demand_json(self, session: Session) -> dict[str, Any]:
         head = self._session_head(session)
         session_id = head.pop("id")
@@ -1361,7 +1420,7 @@ class OpusSandbox(SandboxApp):
             "total_records": str(len(events)),
             "limit": str(limit),
             "offset": str(offset),
-            "events": [self._event_json(event) for event in page],
+            "events": [self.profile.thin(self._event_json(event), EVENT_SHAPE) for event in page],
         }])
 
     def _filter_events_by_date(self, request: Request, events: list[Event]) -> list[Event]:
@@ -1389,7 +1448,7 @@ class OpusSandbox(SandboxApp):
         person = self._person_from_number(user_id, USER_ID_BASE)
         events = []
         if person is not None:
-            for event in self.events:
+            for event in self._with_children(self.events):
                 registration = event.registrations.get(person)
                 if registration and self._registered_within(event, registration, start_date, end_date):
                     events.append(event)
@@ -1398,7 +1457,7 @@ class OpusSandbox(SandboxApp):
             "total_records": str(len(events)),
             "limit": str(limit),
             "offset": str(offset),
-            "events": [self._user_event_json(event) for event in page],
+            "events": [self.profile.thin(self._user_event_json(event), EVENT_SHAPE) for event in page],
         }])
 
     @staticmethod
@@ -1411,20 +1470,23 @@ class OpusSandbox(SandboxApp):
         return (start_date is None or local_day >= start_date) and (end_date is None or local_day <= end_date)
 
     def _get_speakers(self, request: Request) -> SandboxResponse:
-        event = self._event_param(request, by_api_key=False)
+        event = self._listed(self._event_param(request, by_api_key=False))
         limit, offset = self._paging(request, 10, SPEAKERS_MAX_LIMIT)
         ids = sorted({sid for s in event.sessions for sid, _ in s.speakers}) if event else []
         return SandboxResponse.json({
             "total_records": str(len(ids)),
             "limit": limit,
             "offset": offset,
-            "speakers": [self._speaker_json(self._speakers[sid]) for sid in _page(ids, offset, limit)],
+            "speakers": [
+                self.profile.thin(self._speaker_json(self._speakers[sid]), SPEAKER_SHAPE)
+                for sid in _page(ids, offset, limit)
+            ],
         })
 
     def _get_registrants(self, request: Request) -> SandboxResponse:
         event = self._event_param(request)
         limit, offset = self._paging(request, 50)
-        rows: Sequence[Registration] = event.registrant_list if event else []
+        rows: Sequence[Registration] = event.registrant_list if self._listed(event) else []
         session_id = request.get_str("session_id")
         if event and session_id is not None:
             session = next((s for s in event.sessions if str(s.id) == session_id), None)
@@ -1435,29 +1497,36 @@ class OpusSandbox(SandboxApp):
             "limit": limit,
             "offset": offset,
             "event": self._event_block(event),
-            "registrants": [self._registrant_json(event, r) for r in _page(rows, offset, limit)],
+            "registrants": [
+                self.profile.thin(self._registrant_json(event, r), REGISTRANT_SHAPE)
+                for r in _page(rows, offset, limit)
+            ],
         })
 
     def _get_attendees(self, request: Request) -> SandboxResponse:
-        event = self._event_param(request)
+        event = self._listed(self._event_param(request))
         limit, offset = self._paging(request, 50)
         rows = event.attendees if event else []
         return SandboxResponse.json({
             "total_records": str(len(rows)),
             "limit": str(limit),
             "offset": str(offset),
-            "attendees": [self._attendee_json(row) for row in _page(rows, offset, limit)],
+            "attendees": [self.profile.thin(self._attendee_json(row), ATTENDEE_SHAPE)
+                          for row in _page(rows, offset, limit)],
         })
 
     def _get_sessions(self, request: Request) -> SandboxResponse:
-        event = self._event_param(request, by_api_key=False)
+        event = self._listed(self._event_param(request, by_api_key=False))
         limit, offset = self._paging(request, 50)
         sessions = event.sessions if event else []
         return SandboxResponse.json({
             "total records": len(sessions),
             "limit": str(limit),
             "offset": offset,
-            "sessions": [self._session_json(s) for s in _page(sessions, offset, limit)],
+            "sessions": [
+                self.profile.thin(self._session_json(session), SESSION_SHAPE)
+                for session in _page(sessions, offset, limit)
+            ],
         })
 
     def _ended_sessions(self, request: Request, *, event_required: bool) -> list[Session]:
@@ -1467,6 +1536,7 @@ class OpusSandbox(SandboxApp):
             events = [event] if event else []
         else:
             events = self._events_param(request)
+        events = self._with_children(events)
         session_id, reference_id = request.get_str("session_id"), request.get_str("session_reference_id")
         return [
             s for e in events for s in e.sessions
@@ -1483,21 +1553,21 @@ class OpusSandbox(SandboxApp):
             "total_records": total,
             "limit": limit,
             "offset": offset,
-            "attendees": [self._session_attendance_json(s, row) for s, row in page],
+            "attendees": [
+                self.profile.thin(self._session_attendance_json(s, row), SESSION_ATTENDANCE_SHAPE)
+                for s, row in page
+            ],
         })
 
     def _get_session_itineraries(self, request: Request) -> SandboxResponse:
         limit, offset = self._paging(request, 10)
-        events = self._events_param(request)
+        events = self._with_children(self._events_param(request))
         total, page = _page_chain(((e, e.sessions) for e in events), offset, limit)
         return SandboxResponse.json({
             "total_records": total,
             "limit": limit,
             "offset": offset,
-            "data": [
-                {**self._session_head(s), "itinerary_users_list": [self._person_json(p) for p in s.itinerary]}
-                for _, s in page
-            ],
+            "data": [self.profile.thin(self._itinerary_json(s), ITINERARY_SHAPE) for _, s in page],
         })
 
     def _get_session_on_demand(self, request: Request) -> SandboxResponse:
@@ -1507,19 +1577,23 @@ class OpusSandbox(SandboxApp):
             "total_records": len(sessions),
             "limit": limit,
             "offset": offset,
-            "data": [self._on_demand_json(s) for s in _page(sessions, offset, limit)],
+            "data": [
+                self.profile.thin(self._on_demand_json(session), ON_DEMAND_SHAPE)
+                for session in _page(sessions, offset, limit)
+            ],
         })
 
     def _get_packages(self, request: Request) -> SandboxResponse:
         event = self._event_param(request)
         limit, offset = self._paging(request, 50)
-        packages = event.packages if event else ()
+        packages = event.packages if self._listed(event) else ()
         return SandboxResponse.json({
             "total records": len(packages),
             "limit": limit,
             "offset": offset,
             "event": self._event_block(event),
-            "data": [self._package_json(event, p) for p in _page(packages, offset, limit)],
+            "data": [self.profile.thin(self._package_json(event, p), PACKAGE_SHAPE)
+                     for p in _page(packages, offset, limit)],
         })
 
     # ---- write endpoints ------------------------------------------------

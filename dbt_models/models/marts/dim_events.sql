@@ -18,3 +18,5 @@ select
         case when ends_at < current_timestamp then 'completed' else 'scheduled' end
     ) as status
 from {{ ref('int_events') }}
+-- Rows that break the contract are in rejected.dim_events, with the reason.
+where rejection_reason is null

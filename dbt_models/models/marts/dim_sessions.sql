@@ -10,3 +10,5 @@ select
     public_ends_at,
     room
 from {{ ref('int_sessions') }}
+-- Rows that break the contract are in rejected.dim_sessions, with the reason.
+where rejection_reason is null

@@ -15,3 +15,5 @@ select
     cast(gross_amount - refunded_amount as decimal(18, 2)) as net_amount,
     refunded_at
 from {{ ref('int_orders') }}
+-- Rows that break the contract are in rejected.fct_orders, with the reason.
+where rejection_reason is null

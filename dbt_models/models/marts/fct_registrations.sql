@@ -13,6 +13,8 @@ with registrations as (
         status,
         cancelled_at
     from {{ ref('int_registrations') }}
+    -- Rows that break the contract are in rejected.fct_registrations, with the reason.
+    where rejection_reason is null
 ),
 
 attended as (

@@ -4,6 +4,8 @@
 {%- set records_registrations = vendor_provides('events.vendor', 'registrations') %}
 {%- set records_attendance = vendor_provides('events.vendor', 'session_attendance') %}
 {%- set keeps_waiting_lists = vendor_provides('events.vendor', 'waiting_list') %}
+{#- Vendors that sell tickets: the others get NULL orders and revenue; these get 0 until an order arrives. #}
+{%- set sells_tickets = vendor_provides('events.vendor', 'orders') %}
 with registrations as (
     select
         event_key,
@@ -30,11 +32,6 @@ timed_vendors as (
     select distinct vendor
     from {{ ref('fct_session_attendance') }}
     where seconds_attended is not null
-),
-
--- Vendors that sell tickets; the others get NULL orders and revenue.
-selling_vendors as (
-    select distinct vendor from {{ ref('fct_orders') }}
 ),
 
 orders as (
@@ -107,18 +104,17 @@ select
         when events.starts_at <= current_timestamp and timed_vendors.vendor is not null and attendance.attendees > 0
             then attendance.seconds_attended / 60.0 / attendance.attendees
     end as average_minutes_attended,
-    case when selling_vendors.vendor is not null then coalesce(orders.orders, 0) end as orders,
-    case when selling_vendors.vendor is not null then coalesce(orders.tickets_sold, 0) end as tickets_sold,
+    case when {{ sells_tickets }} then coalesce(orders.orders, 0) end as orders,
+    case when {{ sells_tickets }} then coalesce(orders.tickets_sold, 0) end as tickets_sold,
     events.currency,
-    case when selling_vendors.vendor is not null then coalesce(orders.gross_revenue, 0) end as gross_revenue,
-    case when selling_vendors.vendor is not null then coalesce(orders.refunded_revenue, 0) end as refunded_revenue,
+    case when {{ sells_tickets }} then coalesce(orders.gross_revenue, 0) end as gross_revenue,
+    case when {{ sells_tickets }} then coalesce(orders.refunded_revenue, 0) end as refunded_revenue,
     case
-        when selling_vendors.vendor is not null
+        when {{ sells_tickets }}
             then cast(coalesce(orders.gross_revenue, 0) - coalesce(orders.refunded_revenue, 0) as decimal(18, 2))
     end as net_revenue
 from {{ ref('dim_events') }} as events
 left join registrations on registrations.event_key = events.event_key
 left join attendance on attendance.event_key = events.event_key
 left join timed_vendors on timed_vendors.vendor = events.vendor
-left join selling_vendors on selling_vendors.vendor = events.vendor
 left join orders on orders.event_key = events.event_key

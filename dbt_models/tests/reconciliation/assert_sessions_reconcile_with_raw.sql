@@ -2,6 +2,6 @@
 {{ config(meta={'dagster': {'ref': {'name': 'dim_sessions'}}}) }}
 {{ vendor_counts_disagree({
     'opus': ['sessions', 'count(distinct id)'],
-    'eventbookings': ['sessions', 'count(distinct (event_uuid, uuid))'],
+    'eventbookings': ['sessions', 'count(*)'],
     'icareus': ['rooms', 'count(distinct room_id)'],
 }, 'dim_sessions', 'true') }}

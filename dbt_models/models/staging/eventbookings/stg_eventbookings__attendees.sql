@@ -17,8 +17,8 @@ select
     -- EventBookings knows ticket holders by email only.
     coalesce({{ normalised_email('email') }}, uuid) as vendor_person_id,
     email,
-    nullif(first_name, '') as first_name,
-    nullif(last_name, '') as last_name,
+    {{ to_text('first_name') }} as first_name,
+    {{ to_text('last_name') }} as last_name,
     coalesce({{ to_boolean('checked_in') }}, false) as checked_in,
     {{ utc_timestamp('checked_in_on__utc') }} as checked_in_at,
     {{ utc_timestamp('created_on') }} as registered_at,

@@ -3,7 +3,7 @@
 -- charged: subtotal less discount plus fees.
 with tickets_per_order as (
     select _dlt_parent_id, sum({{ to_integer('quantity') }}) as tickets
-    from {{ nested_source('raw_eventbookings', 'orders', 'line_items') }}
+    from {{ nested_source('raw_eventbookings', 'orders', 'line_items', {'uuid': 'varchar', 'ticket_uuid': 'varchar', 'ticket_name': 'varchar', 'variation': 'varchar', 'quantity': 'bigint', 'unit_price': 'varchar', 'amount': 'varchar'}) }}
     group by _dlt_parent_id
 )
 
@@ -14,11 +14,11 @@ select
     orders.order_number,
     orders.status,
     events.currency,
-    upper(nullif(trim(orders.currency), '')) as order_currency,
+    {{ to_code('orders.currency') }} as order_currency,
     coalesce({{ normalised_email('orders.buyer__email') }}, orders.buyer__uuid) as vendor_person_id,
     orders.buyer__email as email,
-    nullif(orders.buyer__first_name, '') as first_name,
-    nullif(orders.buyer__last_name, '') as last_name,
+    {{ to_text('orders.buyer__first_name') }} as first_name,
+    {{ to_text('orders.buyer__last_name') }} as last_name,
     cast(coalesce(tickets_per_order.tickets, 0) as bigint) as tickets,
     {{ money('orders.subtotal') }} as subtotal_amount,
     coalesce({{ money('orders.discount') }}, 0) as discount_amount,

@@ -1,7 +1,8 @@
 select
     'eventbookings' as vendor,
-    event_uuid as vendor_event_id,
-    uuid as vendor_session_id,
+    {{ to_text('event_uuid') }} as vendor_event_id,
+    {{ to_text('uuid') }} as vendor_session_id,
+    list_position,
     name as title,
     type as session_type,
     status,

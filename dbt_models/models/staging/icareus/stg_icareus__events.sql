@@ -2,7 +2,7 @@
 -- seconds, and no time zone. Texts come in every language the event has; the
 -- marts read them in the event's default language.
 with events as (
-    select *, coalesce(nullif(default_language, ''), 'en_US') as language
+    select *, coalesce({{ to_text('default_language') }}, 'en_US') as language
     from {{ source('raw_icareus', 'events') }}
 )
 
@@ -14,7 +14,7 @@ select
     {{ in_language('description', 'language') }} as description,
     language as default_language,
     cast(event_languages as varchar[]) as languages,
-    nullif(external_id, '') as external_id,
+    {{ to_text('external_id') }} as external_id,
     cast(null as varchar) as timezone,
     -- Nothing is sold through this API: no currency, no capacity, no places taken.
     cast(null as varchar) as currency,

@@ -1,7 +1,7 @@
 -- Icareus rooms are its sessions: the main room and any breakouts, each with
 -- its own times. Room texts are read in the default language of their event.
 with events as (
-    select event_id, main_event_room_id, coalesce(nullif(default_language, ''), 'en_US') as language
+    select event_id, main_event_room_id, coalesce({{ to_text('default_language') }}, 'en_US') as language
     from {{ source('raw_icareus', 'events') }}
 )
 

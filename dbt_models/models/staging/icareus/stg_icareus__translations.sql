@@ -1,7 +1,7 @@
 -- Every text of every event and room in every language Icareus holds it in,
 -- one row each; `is_default_language` marks the one the marts use.
 with events as (
-    select *, coalesce(nullif(default_language, ''), 'en_US') as language
+    select *, coalesce({{ to_text('default_language') }}, 'en_US') as language
     from {{ source('raw_icareus', 'events') }}
 ),
 

@@ -10,7 +10,7 @@ select
     -- Only Icareus publishes separate public times.
     cast(null as timestamptz) as public_starts_at,
     cast(null as timestamptz) as public_ends_at,
-    nullif(session_room, '') as room,
+    {{ to_text('session_room') }} as room,
     {{ to_integer('alertness_issued') }} as attention_checks_issued,
     {{ to_integer('alertness_required') }} as attention_checks_required
 from {{ source('raw_opus', 'sessions') }}

@@ -1,0 +1,18 @@
+"""Settings a test starts from: only what the test itself sets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def isolate(patch: pytest.MonkeyPatch, root: Path) -> None:
+    """dlt and Turnout settings come only from what the caller sets; dlt works under `root`."""
+    patch.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
+    patch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    for name in ("TURNOUT_WAREHOUSE", "TURNOUT_HASH_PERSONAL_DATA", "DAGSTER_HOME"):
+        patch.delenv(name, raising=False)
+    for name in [name for name in os.environ if name.startswith("SOURCES__")]:
+        patch.delenv(name)
