@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime as dt
 import functools
 import os
 import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assets.locks import WarehouseBusy, exclusive_warehouse, lock_timeout
+from assets.runlog import run_log
 from assets.runner import CROSS_VENDOR, LoadOutcome, run_daily_load, run_instance
 from assets.settings import (
     DASHBOARD_HOST,
@@ -98,7 +97,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     say = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
     try:
-        with console.status(f"Loading into {warehouse} …"), _run_log(warehouse) as log_file:
+        with console.status(f"Loading into {warehouse} …"), run_log(warehouse) as log_file:
             outcome = run_daily_load(warehouse, as_of=args.as_of, on_wait=say)
     except WarehouseBusy as busy:
         console.print(str(busy), style="red", markup=False, soft_wrap=True)
@@ -168,7 +167,7 @@ def demo_command(args: argparse.Namespace) -> int:
                     _advance(servers)
                 as_of = servers[0].app.today.isoformat()
                 progress.update(task, description=f"day {day} ({as_of}): loading and modelling")
-                with _run_log(warehouse) as log_file:
+                with run_log(warehouse) as log_file:
                     outcome = run_daily_load(warehouse, as_of=as_of, instance=instance)
                 outcomes.append(outcome)
                 progress.advance(task)
@@ -205,16 +204,6 @@ def dashboard_command(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
     return 0
-
-
-@contextlib.contextmanager
-def _run_log(warehouse: Path) -> Iterator[Path]:
-    """Sends dbt's and Dagster's step output to a log file beside the warehouse."""
-    logs = warehouse.parent / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    path = logs / f"turnout-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.log"
-    with path.open("a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        yield path
 
 
 def _sandbox_profile(console: Console) -> str | None:

@@ -95,6 +95,14 @@ _LEDGER_KEY = pytest.StashKey["Ledger"]()
 _STARTED_KEY = pytest.StashKey[dt.datetime]()
 
 
+WRITE_RELIABILITY = "--write-reliability"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(WRITE_RELIABILITY, action="store_true",
+                     help="after a run of the whole suite, write docs/reliability.md from its fault trials")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from tests.reliability import Ledger
 
@@ -139,7 +147,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from tests.reliability import DOCUMENT
 
     ledger = session.config.stash.get(_LEDGER_KEY, None)
-    if ledger is None or not ledger.complete():
+    # Only when asked: a tracked file rewritten by every run would leave each clone dirty.
+    if not session.config.getoption(WRITE_RELIABILITY) or ledger is None or not ledger.complete():
         return
     DOCUMENT.parent.mkdir(parents=True, exist_ok=True)
     DOCUMENT.write_text(ledger.render(session.config.stash[_STARTED_KEY], dt.datetime.now(dt.UTC)))

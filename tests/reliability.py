@@ -1,9 +1,9 @@
 """The reliability table: what each fault test injected, how often, what it checked, and the outcome.
 
 A test takes the `reliability` fixture and says what it does with `trial(...)`,
-then what it measured with `measured(...)`. When a session has run every
-test marked `reliability` (none deselected or skipped), the table is written
-to docs/reliability.md, so the document always shows the last full run.
+then what it measured with `measured(...)`. When a session run with
+`--write-reliability` has run every test marked `reliability` (none deselected
+or skipped), the table is written to docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ change their payloads and sometimes send garbage. The fault-injection suite
 (`pytest -m reliability`, part of the full suite CI runs) serves the vendor
 sandboxes with faults switched on by their settings, runs Turnout the way the
 schedule does, and checks that nothing is lost, nothing is duplicated and no
-secret leaks. This page is written by that suite at the end of every full run;
-do not edit it by hand.
+secret leaks. This page is written by that suite at the end of a full run with
+`pytest --write-reliability`; do not edit it by hand.
 """
 
 
