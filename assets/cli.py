@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import functools
+import math
 import os
+import re
 import shutil
 import signal
 import sys
+import textwrap
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+import dagster as dg
 import dlt
 import httpx
 from rich.console import Console
@@ -20,27 +25,52 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assets.locks import WarehouseBusy, exclusive_warehouse, lock_timeout
+from assets.definitions import DAILY_JOB
+from assets.locks import (
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    LOCK_TIMEOUT_ENV,
+    WarehouseBusy,
+    exclusive_warehouse,
+    lock_timeout,
+)
 from assets.runlog import run_log
 from assets.runner import CROSS_VENDOR, LoadOutcome, run_daily_load, run_instance
 from assets.settings import (
     DASHBOARD_HOST,
     DASHBOARD_PORT,
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
+    DEFAULT_SCHEDULE,
     DEFAULT_WAREHOUSE,
+    DUCKDB_MEMORY_LIMIT_ENV,
+    FRESHNESS_HOURS_ENV,
+    HASH_PERSONAL_DATA_ENV,
+    SCHEDULE_ENV,
     WAREHOUSE_ENV,
     dagster_home,
     duckdb_memory_limit,
     freshness_hours,
     pipelines_dir,
+    schedule_cron,
     warehouse_path,
 )
+from pipelines import settings as source_settings
 from pipelines.registry import VENDORS
 from pipelines.sandbox import FULL, SandboxServer, profile_from_env
 from pipelines.vendor import Vendor
 
 DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
 SCALES = ("small", "medium", "large")
+EXIT_FAILED = 1  # a vendor's load, the dbt build or a check failed
+EXIT_WRONG = 2  # a setting or an argument is wrong (argparse exits so too): nothing was requested
 EXIT_BUSY = 3  # another process kept the warehouse past $TURNOUT_LOCK_TIMEOUT
+AS_OF_EXAMPLE = "2026-11-20"
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+HIGHEST_PORT = 65535
+# The spellings settings.hash_personal_data takes as on; anything else reads as off, so a typo
+# would quietly leave personal data in the clear.
+SWITCH_ON = ("1", "true", "yes", "on")
+SWITCH_OFF = ("", "0", "false", "no", "off")
+HELP_WIDTH = 100
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,27 +82,30 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="turnout", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="the daily load against the configured vendors")
+    run = commands.add_parser("run", help="the daily load against the configured vendors",
+                              epilog=_run_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--warehouse", help=f"DuckDB file (default ${WAREHOUSE_ENV} or {DEFAULT_WAREHOUSE})")
-    run.add_argument("--as-of", help="business date to load for, YYYY-MM-DD (default today, UTC)")
+    run.add_argument("--as-of", type=_business_date,
+                     help="business date to load for, YYYY-MM-DD (default today, UTC)")
     run.set_defaults(command=run_command)
 
     sandbox = commands.add_parser("sandbox", help="serve the vendor sandboxes until interrupted")
     _sandbox_options(sandbox)
-    sandbox.add_argument("--port", type=int, default=0, help="first port (default: free ports)")
-    sandbox.add_argument("--latency-ms", type=float, default=0.0,
-                         help="simulated time each vendor takes to answer a request (default 0)")
+    sandbox.add_argument("--port", type=_port, default=0, help="first port (default: free ports)")
+    sandbox.add_argument("--latency-ms", type=_at_least_zero(float, "a number of milliseconds, 0 or more"),
+                         default=0.0, help="simulated time each vendor takes to answer a request (default 0)")
     sandbox.set_defaults(command=sandbox_command)
 
     demo = commands.add_parser("demo", help="load N simulated days from the sandboxes")
-    demo.add_argument("--days", type=int, default=2, help="simulated days after day 0 (default 2)")
+    demo.add_argument("--days", type=_at_least_zero(int, "a whole number of days, 0 or more"), default=2,
+                      help="simulated days after day 0 (default 2)")
     demo.add_argument("--warehouse", help=f"DuckDB file to create (default {DEMO_WAREHOUSE})")
     _sandbox_options(demo)
     demo.set_defaults(command=demo_command)
 
     board = commands.add_parser("dashboard", help="serve a web page on the warehouse's reporting tables")
     board.add_argument("--warehouse", help=f"DuckDB file (default ${WAREHOUSE_ENV} or {DEFAULT_WAREHOUSE})")
-    board.add_argument("--port", type=int, default=DASHBOARD_PORT,
+    board.add_argument("--port", type=_port, default=DASHBOARD_PORT,
                        help=f"port on {DASHBOARD_HOST} (default {DASHBOARD_PORT}; 0: a free port)")
     board.set_defaults(command=dashboard_command)
     return parser
@@ -83,18 +116,86 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", choices=SCALES, default="small", help="data size (default small)")
 
 
+def _run_epilog() -> str:
+    return f"""\
+settings it reads, all checked before anything is requested:
+  SOURCES__<VENDOR>__<KEY>     a vendor's settings, also [sources.<vendor>] <key> in .dlt/config.toml
+                               or .dlt/secrets.toml of the working directory (the environment wins,
+                               then secrets.toml). A vendor with none of its required settings is
+                               skipped. Its keys (* a secret: .dlt/secrets.toml or the environment):
+{_vendor_keys()}
+  {WAREHOUSE_ENV:<27}  the DuckDB file without --warehouse (default {DEFAULT_WAREHOUSE})
+  {LOCK_TIMEOUT_ENV:<27}  seconds to wait for a busy warehouse (default {DEFAULT_LOCK_TIMEOUT_SECONDS:.0f}; 0: do not wait)
+  {DUCKDB_MEMORY_LIMIT_ENV:<27}  DuckDB's memory in a run, such as 2GB (default {DEFAULT_DUCKDB_MEMORY_LIMIT})
+  {HASH_PERSONAL_DATA_ENV:<27}  true: emails and names in the marts become hashes (default false)
+  {FRESHNESS_HOURS_ENV:<27}  hours a vendor's last load may be old before its check fails
+  {"":<27}  (default: loaded today, UTC)
+  {SCHEDULE_ENV:<27}  the daily schedule's cron expression (default "{DEFAULT_SCHEDULE}")
+  {"DAGSTER_HOME":<27}  where runs are recorded (default .dagster/ beside the warehouse)
+
+exit codes:
+  0  every configured vendor loaded and every check passed
+  {EXIT_FAILED}  a vendor failed (a setting missing or not a URL, its host unreachable, its load),
+     the dbt build or a check failed, or no vendor is configured; the other vendors still load
+  {EXIT_WRONG}  a setting or an argument is wrong, named in one line; nothing was requested
+  {EXIT_BUSY}  the warehouse stayed busy past {LOCK_TIMEOUT_ENV}; nothing was written
+"""
+
+
+def _vendor_keys() -> str:
+    """One wrapped line per vendor: its name and the keys its source takes."""
+    indent = " " * 4
+    lines = []
+    for vendor in VENDORS:
+        keys = [f"{setting.name}*" if setting.secret else setting.name
+                for setting in source_settings.vendor_settings(vendor) if setting.name != "as_of"]
+        lines.append(textwrap.fill(", ".join(keys), HELP_WIDTH, initial_indent=f"{indent}{vendor.name:<15}",
+                                   subsequent_indent=indent + " " * 15))
+    return "\n".join(lines)
+
+
+def _business_date(text: str) -> str:
+    """--as-of: a real calendar date, YYYY-MM-DD."""
+    try:
+        if ISO_DATE.fullmatch(text.strip()):
+            return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text}: expected a date YYYY-MM-DD, such as {AS_OF_EXAMPLE}")
+
+
+def _at_least_zero(kind: type[int] | type[float], expected: str) -> Callable[[str], float]:
+    """An argument type: a finite number of `kind`, 0 or more."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):  # nan fails both
+            raise argparse.ArgumentTypeError(f"{text}: expected {expected}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= HIGHEST_PORT:
+        raise argparse.ArgumentTypeError(f"{text}: expected a port number from 0 to {HIGHEST_PORT}")
+    return port
+
+
 def run_command(args: argparse.Namespace) -> int:
     # Bound to this stdout now: the run log takes sys.stdout over while loading, and a
     # wait for the warehouse must still be told here.
     console = Console(file=sys.stdout)
     warehouse = warehouse_path(args.warehouse)
-    try:
-        freshness_hours()
-        lock_timeout()
-        duckdb_memory_limit()
-    except ValueError as problem:
-        console.print(str(problem), style="red", markup=False)
-        return 2
+    if not _settings_usable(console, _turnout_setting_problems(warehouse)):
+        return EXIT_WRONG
     say = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
     try:
         with console.status(f"Loading into {warehouse} …"), run_log(warehouse) as log_file:
@@ -104,13 +205,62 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_BUSY
     print_outcome(console, outcome)
     console.print(f"run log: {log_file}")
-    return 0 if outcome.ok else 1
+    return 0 if outcome.ok else EXIT_FAILED
+
+
+def _turnout_setting_problems(warehouse: Path) -> list[str]:
+    """One line per setting of `turnout run` that is malformed, vendors' aside."""
+    problems = []
+    checks = (freshness_hours, lock_timeout, duckdb_memory_limit, _hash_personal_data, _schedule,
+              functools.partial(_places, warehouse))
+    for check in checks:
+        try:
+            check()
+        except ValueError as problem:
+            problems.append(str(problem))
+    return problems
+
+
+def _places(warehouse: Path) -> None:
+    if warehouse.is_dir():
+        raise ValueError(f"{warehouse} is a folder: expected the DuckDB file (--warehouse or {WAREHOUSE_ENV})")
+    home = dagster_home(warehouse)
+    if home.exists() and not home.is_dir():
+        raise ValueError(f"DAGSTER_HOME is a file ({home}): expected a folder for the run history")
+
+
+def _hash_personal_data() -> None:
+    text = os.environ.get(HASH_PERSONAL_DATA_ENV, "")
+    if text.strip().lower() not in SWITCH_ON + SWITCH_OFF:
+        raise ValueError(f"{HASH_PERSONAL_DATA_ENV} must be true or false (1/0, yes/no, on/off), not {text!r}")
+
+
+def _schedule() -> None:
+    cron = schedule_cron()
+    try:
+        dg.ScheduleDefinition(name="schedule_check", cron_schedule=cron, job_name=DAILY_JOB)
+    except dg.DagsterInvalidDefinitionError:
+        raise ValueError(f"{SCHEDULE_ENV} must be a cron expression of 5 fields, such as "
+                         f"{DEFAULT_SCHEDULE!r}, not {cron!r}") from None
+
+
+def _settings_usable(console: Console, problems: Sequence[str] = ()) -> bool:
+    """Checks every vendor's settings (and prints `problems` found before): a warning line per key
+    no vendor takes, one line per setting that is wrong. Whether none is."""
+    say = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
+    for warning in source_settings.unknown_settings(VENDORS):
+        say(f"WARNING: {warning}", style="yellow")
+    problems = [*problems, *source_settings.problems(VENDORS)]
+    for problem in problems:
+        say(problem, style="red")
+    return not problems
 
 
 def sandbox_command(args: argparse.Namespace) -> int:
-    profile = _sandbox_profile(Console())
-    if profile is None:
-        return 2
+    console = Console()
+    profile = _sandbox_profile(console)
+    if profile is None or not _sandbox_settings_usable(console):
+        return EXIT_WRONG
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:
@@ -134,10 +284,10 @@ def sandbox_command(args: argparse.Namespace) -> int:
 def demo_command(args: argparse.Namespace) -> int:
     console = Console(file=sys.stdout)
     say = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
-    # Read before the old demo warehouse is removed: a mistyped profile costs nothing.
+    # Read before the old demo warehouse is removed: a mistyped setting costs nothing.
     profile = _sandbox_profile(console)
-    if profile is None:
-        return 2
+    if profile is None or not _sandbox_settings_usable(console) or not _settings_usable(console):
+        return EXIT_WRONG
     outcomes: list[LoadOutcome] = []
     with ExitStack() as stack:
         try:
@@ -149,10 +299,10 @@ def demo_command(args: argparse.Namespace) -> int:
             return EXIT_BUSY
         except ValueError as problem:  # a malformed $TURNOUT_LOCK_TIMEOUT
             console.print(str(problem), style="red", markup=False, soft_wrap=True)
-            return 2
+            return EXIT_WRONG
         warehouse = _fresh_demo_warehouse(console, args.warehouse)
         if warehouse is None:
-            return 2
+            return EXIT_WRONG
         instance = run_instance(warehouse)
         servers = _start_sandboxes(stack, args.seed, args.scale, port=0, profile=profile)
         for server in servers:
@@ -176,7 +326,7 @@ def demo_command(args: argparse.Namespace) -> int:
     print_outcome(console, outcomes[-1])
     console.print(f"run log: {log_file}")
     _print_how_to_open(console, warehouse)
-    return 0 if all(o.ok for o in outcomes) else 1
+    return 0 if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
 def dashboard_command(args: argparse.Namespace) -> int:
@@ -204,6 +354,21 @@ def dashboard_command(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _sandbox_settings_usable(console: Console) -> bool:
+    """The TURNOUT_SANDBOX_* fault settings and the settings files the sandboxes read credentials
+    from, checked before any sandbox starts; each problem printed as one line."""
+    from pipelines.faults import FaultPlan
+
+    problems = source_settings.file_problems()
+    try:
+        FaultPlan.from_env(os.environ)
+    except ValueError as problem:
+        problems.append(str(problem))
+    for problem in problems:
+        console.print(problem, style="red", markup=False, highlight=False, soft_wrap=True)
+    return not problems
 
 
 def _sandbox_profile(console: Console) -> str | None:

@@ -19,6 +19,7 @@ from assets.drift import dataset_columns, gone_columns, load_ids, new_columns
 from assets.locks import WarehouseBusy, exclusive_warehouse, kept_open, step_holder
 from assets.recovery import PROCESS_TAG
 from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, duckdb_memory_limit, pipelines_dir
+from pipelines import settings
 from pipelines.http import vendor_error_behind
 from pipelines.vendor import Vendor, unreachable_settings
 
@@ -74,8 +75,11 @@ def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
         problems = vendor.setting_problems()
         if not problems and PROCESS_TAG not in context.run.tags:
             problems = unreachable_settings([vendor])[vendor.name]
+        for warning in settings.unknown_settings([vendor], within=vendor):
+            context.log.warning(warning)
         if problems:
-            raise dg.Failure("; ".join(problems) + " (environment or .dlt/secrets.toml)")
+            # Each problem names its file or environment variable: nothing to add.
+            raise dg.Failure(description="; ".join(problems))
         as_of = context.run.tags.get(AS_OF_TAG)
         try:
             # Held for extract and normalize too: they use the pipeline folder beside the warehouse.

@@ -16,6 +16,7 @@ from assets.ingest import SCHEMA_DRIFT
 from assets.locks import Say, exclusive_warehouse, lock_holder_in
 from assets.recovery import PROCESS_TAG, release_abandoned_runs, this_process
 from assets.settings import AS_OF_TAG, dagster_home
+from pipelines import settings
 from pipelines.registry import VENDORS
 from pipelines.vendor import Vendor, unreachable_settings
 
@@ -119,7 +120,11 @@ def run_daily_load(
 
 def vet_vendors(vendors: Sequence[Vendor]) -> tuple[list[Vendor], list[Vendor], list[str]]:
     """(ready, skipped, problems): vendors with no settings are skipped; each problem with the
-    settings of the others (missing, malformed, host unreachable) fails its vendor by name."""
+    settings of the others (missing, of the wrong type, malformed, host unreachable) fails its
+    vendor by name. A settings file that does not parse fails them all: no setting can be read."""
+    broken = settings.file_problems()
+    if broken:
+        return [], [], broken
     skipped = [vendor for vendor in vendors if vendor.unconfigured()]
     configured = [vendor for vendor in vendors if vendor not in skipped]
     problems = {vendor.name: vendor.setting_problems() for vendor in configured}

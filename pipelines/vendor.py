@@ -106,14 +106,23 @@ class Vendor:
         return urls
 
     def setting_problems(self) -> list[str]:
-        """What keeps a run from using this vendor, each naming the setting to fix: required
-        settings not set, and URL settings that are not absolute http(s) URLs."""
-        problems = [f"{self.title}: {name} is not set" for name in self.missing_settings()]
+        """What keeps a run from using this vendor, each naming the setting to fix: a settings file
+        that does not parse, values dlt could not use (pipelines.settings), required settings not
+        set, and URL settings that are not absolute http(s) URLs."""
+        # Imported here: pipelines.settings reads vendors, so it imports this module.
+        from pipelines import settings
+
+        broken = settings.file_problems()
+        if broken:
+            return broken  # no setting can be read
+        wrong = settings.value_problems(self)
+        problems = [f"{self.title}: {self.env_name(setting)} is not set" for setting in self.required_settings
+                    if setting not in wrong and self.setting_value(setting) is None]
         for setting, value in self.url_settings().items():
-            if not _is_http_url(value):
+            if setting not in wrong and not _is_http_url(value):
                 problems.append(f"{self.title}: {self.env_name(setting)} is not a valid URL "
                                 f"({shown_url(value)!r}): {EXPECTED_URL}")
-        return problems
+        return [*problems, *wrong.values()]
 
     def endpoints(self) -> list[Endpoint]:
         """The host and port behind each well-formed URL setting, to probe before a run."""
@@ -129,9 +138,14 @@ class Vendor:
         return endpoints
 
     def source_for_specs(self) -> DltSource:
-        """A source with placeholder settings: enough to describe its tables, never run."""
-        placeholders = {setting: "configured-at-run-time" for setting in self.required_settings}
-        return self.source(**placeholders)
+        """A source with placeholder settings: enough to describe its tables, never run.
+
+        Every argument is given, so none is read from the settings: a bad one fails the vendor's
+        load step (setting_problems), not the definitions of every vendor.
+        """
+        from pipelines import settings
+
+        return self.source(**settings.describing_arguments(self))
 
 
 @dataclass(frozen=True)

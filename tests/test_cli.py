@@ -20,6 +20,88 @@ from pipelines.opus import VENDOR as OPUS
 from tests.two_writers import SECOND_OPUS
 
 WRONG_KEY = "wrong-key-7f3a9c2e51"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Where Turnout's own settings are read: each must be listed by `turnout run --help`.
+SETTINGS_MODULES = (PROJECT_ROOT / "assets" / "settings.py", PROJECT_ROOT / "assets" / "locks.py")
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["run", "--as-of", "2026-13-45"],
+         "turnout run: error: argument --as-of: 2026-13-45: expected a date YYYY-MM-DD, such as 2026-11-20"),
+        (["run", "--as-of", "20261120"],
+         "turnout run: error: argument --as-of: 20261120: expected a date YYYY-MM-DD, such as 2026-11-20"),
+        (["demo", "--days", "-1"], "turnout demo: error: argument --days: -1: expected a whole number of days, 0 or more"),
+        (["demo", "--days", "two"], "turnout demo: error: argument --days: two: expected a whole number of days, 0 or more"),
+        (["sandbox", "--port", "70000"],
+         "turnout sandbox: error: argument --port: 70000: expected a port number from 0 to 65535"),
+        (["sandbox", "--latency-ms", "-5"],
+         "turnout sandbox: error: argument --latency-ms: -5: expected a number of milliseconds, 0 or more"),
+        (["sandbox", "--latency-ms", "nan"],
+         "turnout sandbox: error: argument --latency-ms: nan: expected a number of milliseconds, 0 or more"),
+        (["dashboard", "--port", "-1"],
+         "turnout dashboard: error: argument --port: -1: expected a port number from 0 to 65535"),
+    ],
+)
+def test_a_wrong_argument_is_one_line_naming_it_and_exits_2(argv, error, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+
+    captured = capsys.readouterr()
+    assert exited.value.code == 2
+    assert captured.err.splitlines()[-1] == error
+    assert captured.err.startswith("usage: ") and not captured.out
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "line"),
+    [
+        ("TURNOUT_HASH_PERSONAL_DATA", "maybe",
+         "TURNOUT_HASH_PERSONAL_DATA must be true or false (1/0, yes/no, on/off), not 'maybe'"),
+        ("TURNOUT_SCHEDULE", "every day",
+         "TURNOUT_SCHEDULE must be a cron expression of 5 fields, such as '0 5 * * *', not 'every day'"),
+        ("TURNOUT_LOCK_TIMEOUT", "soon", "TURNOUT_LOCK_TIMEOUT must be a number of seconds, 0 or more, not 'soon'"),
+    ],
+)
+def test_a_wrong_turnout_setting_is_one_line_and_exits_2(name, value, line, warehouse, monkeypatch, capsys):
+    monkeypatch.setenv(name, value)
+
+    exit_code = main(["run", "--warehouse", str(warehouse)])
+
+    assert (exit_code, capsys.readouterr().out.splitlines()) == (2, [line])
+    assert not warehouse.parent.exists()
+
+
+def test_a_warehouse_or_run_history_in_the_wrong_place_is_one_line_and_exits_2(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    history = tmp_path / "history"
+    history.write_text("")
+
+    assert main(["run", "--warehouse", str(folder)]) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        f"{folder} is a folder: expected the DuckDB file (--warehouse or TURNOUT_WAREHOUSE)"]
+    monkeypatch.setenv("DAGSTER_HOME", str(history))
+    assert main(["run", "--warehouse", str(tmp_path / "turnout.duckdb")]) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        f"DAGSTER_HOME is a file ({history}): expected a folder for the run history"]
+
+
+def test_run_help_names_the_settings_it_reads_and_its_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--help"])
+
+    out = capsys.readouterr().out
+    assert exited.value.code == 0
+    read = {name for module in SETTINGS_MODULES for name in re.findall(r'"(TURNOUT_[A-Z_]+)"', module.read_text())}
+    assert read >= {"TURNOUT_WAREHOUSE", "TURNOUT_LOCK_TIMEOUT", "TURNOUT_DUCKDB_MEMORY_LIMIT"}
+    for name in [*sorted(read), "SOURCES__<VENDOR>__<KEY>", "DAGSTER_HOME", ".dlt/config.toml", ".dlt/secrets.toml"]:
+        assert name in out, name
+    for key in ("lookback_days", "api_key*", "client_secret*", "business_unit_ids", "event_ids"):
+        assert key in out, key
+    codes = [line.split()[0] for line in out.split("exit codes:", 1)[1].splitlines() if line[:3].strip().isdigit()]
+    assert codes == ["0", "1", "2", "3"]
 
 
 def test_run_without_configuration_names_the_missing_settings(warehouse, capsys):

@@ -66,7 +66,7 @@ def brp_source(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     window_days_after_end: int = DEFAULT_WINDOW_DAYS_AFTER_END,
     window_days: int = DEFAULT_WINDOW_DAYS,
-    business_unit_ids: Sequence[int] | str | None = None,
+    business_unit_ids: str | Sequence[int] | None = None,
     bookable_from_internet_only: bool = False,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
@@ -85,7 +85,7 @@ def brp_source(
     return feed, feed | events(), feed | participants(run_date)
 
 
-def _filters(business_unit_ids: Sequence[int] | str | None, bookable_from_internet_only: bool) -> dict[str, str]:
+def _filters(business_unit_ids: str | Sequence[int] | None, bookable_from_internet_only: bool) -> dict[str, str]:
     # The API's default keeps only events bookable from the internet; reporting wants them all.
     filters = {"includeparticipants": "true",
                "bookablefrominternet": "true" if bookable_from_internet_only else "false"}
