@@ -46,7 +46,7 @@ DLT_SECTIONS = frozenset({
     known_sections.DATA_WRITER, known_sections.EXTRACT, known_sections.NORMALIZE, known_sections.LOAD,
     known_sections.SCHEMA, known_sections.DESTINATION,
 })
-NOT_SHOWN_SECRET = "(a secret: value not shown)"
+HIDDEN_VALUE = "(a secret: value not shown)"
 SHOWN_VALUE_CHARS = 60
 # The value a required setting gets when a source is built only to describe its tables.
 SPEC_PLACEHOLDER = "configured-at-run-time"
@@ -342,7 +342,7 @@ def _empty(inner_hint: Any) -> Any:
 def _shown_value(vendor: Vendor, setting: Setting, found: Found) -> str:
     """` = value` as it may be echoed, or why it is not: a secret's, or one kept with secrets."""
     if setting.secret or setting.name in vendor.secret_settings:
-        return f" {NOT_SHOWN_SECRET}"
+        return f" {HIDDEN_VALUE}"
     if setting.name.endswith(URL_SETTING_SUFFIX):
         return f" = {json.dumps(shown_url(str(found.value)), ensure_ascii=False)}"
     if found.provider not in (ENVIRONMENT, CONFIG_TOML):
