@@ -5,6 +5,10 @@ Every page load opens the warehouse read-only just long enough to read
 `marts.rpt_session_attendance` into DataFrames, then closes it, so the
 dashboard never holds the file while idle and never blocks a load. While a
 load holds the write lock, the page shows the last data read.
+
+Which events are held and which upcoming follows the moment the reports were
+judged at (`rpt_event_attendance.as_of`, from the business date the run loaded
+for), as their attendance figures do, not the clock of the machine showing them.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ SESSIONS_SQL = """
     select session_key, event_key, vendor, event_name, session_title, attendees, average_minutes_attended
     from marts.rpt_session_attendance
 """
+AS_OF_SQL = "select max(as_of) from marts.rpt_event_attendance"
 
 
 class WarehouseBusy(Exception):
@@ -59,6 +64,13 @@ class Reports:
     daily_registrations: pd.DataFrame
     sessions: pd.DataFrame
     read_at: dt.datetime
+    # The moment the reports judged started and over at; None where they do not say.
+    as_of: dt.datetime | None = None
+
+    @property
+    def judged_at(self) -> dt.datetime:
+        """What held and upcoming are split at: the reports' own moment, else the time they were read."""
+        return self.as_of or self.read_at
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,9 +98,20 @@ def read_reports(warehouse: Path) -> Reports:
             daily_registrations=con.execute(DAILY_SQL).df(),
             sessions=con.execute(SESSIONS_SQL).df(),
             read_at=dt.datetime.now().astimezone(),
+            as_of=reports_as_of(con),
         )
     finally:
         con.close()
+
+
+def reports_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """The moment rpt_event_attendance was judged at; None for an empty one, or one built
+    before the marts recorded it (the next run adds it)."""
+    try:
+        [(as_of,)] = con.execute(AS_OF_SQL).fetchall()
+    except duckdb.BinderException:
+        return None
+    return as_of
 
 
 def unusable(warehouse: Path) -> str | None:
@@ -241,15 +264,42 @@ def _unique(labels: list[str]) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Summary:
-    """The headline over events already held, and revenue over every event."""
+class Covered:
+    """What a headline figure is over: events held, their registrations, and the vendors of those."""
 
+    events: int
+    registrations: int
+    vendors: tuple[str, ...]
+
+    @classmethod
+    def of(cls, events: pd.DataFrame) -> Covered:
+        return cls(len(events), int(events["registrations"].sum()) if len(events) else 0, _vendors_of(events))
+
+
+def _vendors_of(events: pd.DataFrame) -> tuple[str, ...]:
+    return tuple(sorted(str(vendor) for vendor in events["vendor"].unique()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """The headline over events already held, and revenue over every event.
+
+    Registrations count every vendor that records them; the attendance and no-show rates only
+    the events held at vendors that record attendance, so each tile names what it covers.
+    """
+
+    judged_at: dt.datetime  # held means over by then
     held: int
     upcoming: int
     registrations: int | None
+    registered: Covered  # events held with registrations
     attendance_rate: float | None
     no_show_rate: float | None
+    attendees: int
+    no_shows: int
+    rated: Covered  # events held with an attendance rate
     net_revenue: dict[str, float]
+    revenue_vendors: tuple[str, ...]
 
 
 def held(events: pd.DataFrame, now: dt.datetime) -> pd.Series:
@@ -264,15 +314,22 @@ def summarise(events: pd.DataFrame, now: dt.datetime) -> Summary:
     # Rates are totals over totals across events that have one, not a mean of event rates.
     rated = over[over["attendance_rate"].notna()]
     rated_registrations = float(rated["registrations"].sum())
+    attendees, no_shows = int(rated["attendees"].sum()), int(rated["no_shows"].sum())
     revenue = events[events["net_revenue"].notna() & events["currency"].notna()]
     return Summary(
+        judged_at=now,
         held=len(over),
         upcoming=len(events) - len(over),
         registrations=int(counted["registrations"].sum()) if len(counted) else None,
-        attendance_rate=float(rated["attendees"].sum()) / rated_registrations if rated_registrations else None,
-        no_show_rate=float(rated["no_shows"].sum()) / rated_registrations if rated_registrations else None,
+        registered=Covered.of(counted),
+        attendance_rate=attendees / rated_registrations if rated_registrations else None,
+        no_show_rate=no_shows / rated_registrations if rated_registrations else None,
+        attendees=attendees,
+        no_shows=no_shows,
+        rated=Covered.of(rated),
         net_revenue={str(currency): float(rows["net_revenue"].astype(float).sum())
                      for currency, rows in revenue.groupby("currency", sort=True)},
+        revenue_vendors=_vendors_of(revenue),
     )
 
 
@@ -282,18 +339,44 @@ def summary_tiles(summary: Summary) -> str:
 
     revenue = ", ".join(f"{amount:,.2f} {currency}" for currency, amount in summary.net_revenue.items()) or EMPTY
     tiles = [
-        ("Events held", f"{summary.held:,}", f"{summary.upcoming:,} upcoming"),
+        ("Events held", f"{summary.held:,}", _held_note(summary)),
         ("Registrations", EMPTY if summary.registrations is None else f"{summary.registrations:,}",
-         "at events held"),
-        ("Attendance rate", rate(summary.attendance_rate), "attendees / registrations, events held"),
-        ("No-show rate", rate(summary.no_show_rate), "no-shows / registrations, events held"),
-        ("Net revenue", revenue, "every event, after refunds"),
+         f"at {_events(summary.registered.events)} held{_vendors(summary.registered.vendors)}"),
+        ("Attendance rate", rate(summary.attendance_rate), _rated_note(summary, summary.attendees, "attendees")),
+        ("No-show rate", rate(summary.no_show_rate), _rated_note(summary, summary.no_shows, "no-shows")),
+        ("Net revenue", revenue, f"every event, held or upcoming, after refunds{_vendors(summary.revenue_vendors)}"),
     ]
     return '<div id="summary" class="tiles">\n' + "\n".join(
         f'<div class="tile" data-figure="{html.escape(label)}"><div class="label">{html.escape(label)}</div>'
         f'<div class="value">{html.escape(value)}</div><div class="note">{html.escape(note)}</div></div>'
         for label, value, note in tiles
     ) + "\n</div>"
+
+
+def _held_note(summary: Summary) -> str:
+    return f"{summary.upcoming:,} upcoming, as of {_utc(summary.judged_at)}"
+
+
+def _rated_note(summary: Summary, count: int, what: str) -> str:
+    """A rate's base, which is narrower than the registrations tile's: only vendors that record attendance."""
+    rated = summary.rated
+    if not rated.events:
+        return "no event held has attendance recorded yet"
+    return (f"{count:,} {what} of {rated.registrations:,} registrations: the {_events(rated.events)} held "
+            f"at vendors that record attendance{_vendors(rated.vendors)}")
+
+
+def _events(count: int) -> str:
+    return f"{count:,} event{'' if count == 1 else 's'}"
+
+
+def _vendors(vendors: tuple[str, ...]) -> str:
+    return f" ({', '.join(vendors)})" if vendors else ""
+
+
+def _utc(moment: dt.datetime) -> str:
+    stamp = pd.Timestamp(moment)
+    return (stamp.tz_convert("UTC") if stamp.tzinfo else stamp).strftime("%Y-%m-%d %H:%M UTC")
 
 
 EVENT_COLUMNS = {
@@ -323,7 +406,7 @@ table.events th, table.events td { padding: .3rem .6rem; border-bottom: 1px soli
 table.events th { text-align: left; background: #f6f6f6; position: sticky; top: 0; }
 table.events td:nth-child(n+4) { text-align: right; white-space: nowrap; }
 .tiles { display: flex; flex-wrap: wrap; gap: 1rem; }
-.tile { border: 1px solid #e3e3e3; border-radius: 6px; padding: .7rem 1rem; min-width: 10rem; }
+.tile { border: 1px solid #e3e3e3; border-radius: 6px; padding: .7rem 1rem; min-width: 10rem; max-width: 17rem; }
 .tile .label { color: #555; font-size: .85rem; }
 .tile .value { font-size: 1.6rem; font-weight: 600; }
 .tile .note { color: #777; font-size: .75rem; }
@@ -334,8 +417,8 @@ def render_page(reports: Reports, notice: str | None = None) -> str:
     """The dashboard's HTML; plotly.js is served beside it at /plotly.min.js."""
     charts = figures(reports)
     sections = [
-        ("At a glance", "summary", summary_tiles(summarise(reports.events, reports.read_at))),
-        ("Events, held first", "events-table", events_table(reports.events, reports.read_at)),
+        ("At a glance", "summary", summary_tiles(summarise(reports.events, reports.judged_at))),
+        ("Events, held first", "events-table", events_table(reports.events, reports.judged_at)),
         ("Registrations over time", "registration-curve", _chart(charts.registration_curve, "registration-curve")),
         ("Attendance rate by vendor and month", "attendance-by-vendor-month",
          _chart(charts.attendance_by_vendor_month, "attendance-by-vendor-month")),

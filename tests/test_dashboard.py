@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -27,8 +28,10 @@ PLOTLY_CHARTS = ("registration-curve", "attendance-by-vendor-month", "session-mi
 
 # A few rows in the reporting tables' shape: an OPUS event with a name that
 # looks like markup, an EventBookings event with orders, an Icareus event
-# with no figures at all (NULL: the vendor cannot give them), and two events
-# still to come, one of them with tickets already sold.
+# with no figures at all (NULL: the vendor cannot give them), a BRP event with
+# registrations but no attendance (BRP records none), and two events still to
+# come, one of them with tickets already sold. The reports were judged at
+# 2026-05-01 00:00 UTC (rpt_event_attendance.as_of): all but the last two are held.
 SMALL_REPORTS = """
 create schema marts;
 create table marts.rpt_event_attendance (
@@ -37,7 +40,8 @@ create table marts.rpt_event_attendance (
     registrations hugeint, cancellations hugeint, places_filled bigint, fill_rate double, attendees bigint,
     no_shows bigint, attendance_rate double, no_show_rate double, cancellation_rate double,
     minutes_attended double, average_minutes_attended double, orders bigint, tickets_sold bigint,
-    currency varchar, gross_revenue decimal(18,2), refunded_revenue decimal(18,2), net_revenue decimal(18,2)
+    currency varchar, gross_revenue decimal(18,2), refunded_revenue decimal(18,2), net_revenue decimal(18,2),
+    as_of timestamptz
 );
 insert into marts.rpt_event_attendance
     (event_key, vendor, name, starts_at, capacity, registrations, fill_rate, attendees, no_shows,
@@ -54,7 +58,10 @@ values
     ('e5', 'eventbookings', 'Future Ball', '2099-06-01 18:00:00+00', 80, 8, 0.1,
      null, null, null, null, null, 8, 'AUD', 100.25),
     ('e6', 'opus', 'Far Future Forum', '2099-09-01 09:00:00+00', 100, 3, 0.03,
-     null, null, null, null, null, null, null, null);
+     null, null, null, null, null, null, null, null),
+    ('e7', 'brp', 'Swim School', '2026-01-20 10:00:00+00', 30, 25, 0.83,
+     null, null, null, null, null, null, 'SEK', null);
+update marts.rpt_event_attendance set as_of = '2026-05-01 00:00:00+00';
 create table marts.rpt_daily_registrations (
     event_key varchar, vendor varchar, vendor_event_id varchar, event_name varchar, day_timezone varchar, day date,
     new_registrations bigint, cancellations bigint, registered_total bigint
@@ -123,7 +130,7 @@ def test_page_lists_events_held_newest_first_then_upcoming_soonest_first(tmp_pat
 
     assert [row[:2] for row in rows] == [
         ["Board Day", "yes"], ["March Meetup", "yes"], ["<b>Spring</b> & <script>alert(1)</script>", "yes"],
-        ["Winter Gala", "yes"], ["Future Ball", "upcoming"], ["Far Future Forum", "upcoming"]]
+        ["Winter Gala", "yes"], ["Swim School", "yes"], ["Future Ball", "upcoming"], ["Far Future Forum", "upcoming"]]
     gala = rows[3]
     assert gala[2:] == ["eventbookings", "2026-02-14 18:00", "20", "12", "60.0%", "40.0%", "–", "12",
                         "345.50 AUD", "40.0%"]
@@ -132,16 +139,54 @@ def test_page_lists_events_held_newest_first_then_upcoming_soonest_first(tmp_pat
 def test_the_summary_answers_how_the_events_did(tmp_path):
     reports = dashboard.read_reports(small_warehouse(tmp_path / "w.duckdb"))
 
-    summary = dashboard.summarise(reports.events, reports.read_at)
+    summary = dashboard.summarise(reports.events, reports.judged_at)
 
-    # Held: e1-e4; Board Day (Icareus) has no registrations, so rates are over e1, e2, e4.
-    assert (summary.held, summary.upcoming, summary.registrations) == (4, 2, 70)
+    # Held: e1-e4 and e7; Board Day (Icareus) has no registrations, and Swim School (BRP) no
+    # attendance, so the rates are over e1, e2, e4 only.
+    assert (summary.held, summary.upcoming, summary.registrations) == (5, 2, 95)
     assert summary.attendance_rate == pytest.approx(47 / 70) and summary.no_show_rate == pytest.approx(23 / 70)
     assert summary.net_revenue == {"AUD": 445.75}  # tickets sold for the future ball count too
+    assert summary_tiles(reports) == {
+        "Events held": ("5", "2 upcoming, as of 2026-05-01 00:00 UTC"),
+        "Registrations": ("95", "at 4 events held (brp, eventbookings, opus)"),
+        "Attendance rate": ("67.1%", "47 attendees of 70 registrations: the 3 events held at vendors that "
+                                     "record attendance (eventbookings, opus)"),
+        "No-show rate": ("32.9%", "23 no-shows of 70 registrations: the 3 events held at vendors that "
+                                  "record attendance (eventbookings, opus)"),
+        "Net revenue": ("445.75 AUD", "every event, held or upcoming, after refunds (eventbookings)"),
+    }
+
+
+def summary_tiles(reports: dashboard.Reports) -> dict[str, tuple[str, str]]:
+    """Each headline tile's value and the note saying what it covers."""
     tiles = lxml_html.fromstring(dashboard.render_page(reports)).xpath("//*[@id='summary']/div")
-    values = {tile.get("data-figure"): tile.xpath("./div[@class='value']")[0].text_content() for tile in tiles}
-    assert values == {"Events held": "4", "Registrations": "70", "Attendance rate": "67.1%",
-                      "No-show rate": "32.9%", "Net revenue": "445.75 AUD"}
+    return {tile.get("data-figure"): (tile.xpath("./div[@class='value']")[0].text_content(),
+                                      tile.xpath("./div[@class='note']")[0].text_content()) for tile in tiles}
+
+
+def test_held_and_upcoming_follow_the_moment_the_reports_were_judged_at_not_the_clock(tmp_path):
+    warehouse = small_warehouse(tmp_path / "w.duckdb")
+    with duckdb.connect(str(warehouse)) as con:  # a run for 2026-03-14: judged at its end
+        con.execute("update marts.rpt_event_attendance set as_of = '2026-03-15 00:00:00+00'")
+    reports = dashboard.read_reports(warehouse)
+
+    assert reports.judged_at == dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
+    rows = event_rows(dashboard.render_page(reports))
+    assert [row[:2] for row in rows] == [
+        ["<b>Spring</b> & <script>alert(1)</script>", "yes"], ["Winter Gala", "yes"], ["Swim School", "yes"],
+        ["March Meetup", "upcoming"], ["Board Day", "upcoming"], ["Future Ball", "upcoming"],
+        ["Far Future Forum", "upcoming"]]
+    assert summary_tiles(reports)["Events held"] == ("3", "4 upcoming, as of 2026-03-15 00:00 UTC")
+
+
+def test_reports_that_do_not_say_when_they_were_judged_split_at_the_time_read(tmp_path):
+    warehouse = small_warehouse(tmp_path / "w.duckdb")
+    with duckdb.connect(str(warehouse)) as con:  # built before the marts recorded their moment
+        con.execute("alter table marts.rpt_event_attendance drop column as_of")
+    reports = dashboard.read_reports(warehouse)
+
+    assert reports.as_of is None and reports.judged_at == reports.read_at
+    assert dashboard.summarise(reports.events, reports.judged_at).held == 5
 
 
 def test_page_escapes_event_and_session_names(tmp_path):
@@ -286,6 +331,13 @@ def assert_chart_rendered(dom: lxml_html.HtmlElement, chart: str) -> None:
     assert traces and points, f"{chart}: no data drawn"
 
 
+def held_at_as_of(warehouse: Path) -> int:
+    """Events over by the moment the reports were judged at, as the marts count them."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("""select count(*) from marts.rpt_event_attendance
+                              where coalesce(ends_at, starts_at) < as_of""").fetchone()[0]
+
+
 @pytest.mark.e2e
 def test_dashboard_renders_a_demo_warehouse_in_a_browser(tmp_path, monkeypatch):
     if not CHROMIUM.exists():
@@ -308,7 +360,10 @@ def test_dashboard_renders_a_demo_warehouse_in_a_browser(tmp_path, monkeypatch):
     assert tree.xpath("//h1/text()") == ["Turnout — how did our events do"]
     assert len(tree.xpath("//*[@id='events-table']//tbody/tr")) == events > 0
     held = tree.xpath("//*[@id='summary']/div[@data-figure='Events held']/div[@class='value']/text()")
-    assert held and int(held[0].replace(",", "")) > 0
+    assert held and int(held[0].replace(",", "")) == held_at_as_of(warehouse) > 0
+    # The rate's base is narrower than the registrations tile's, and the page says so.
+    [rate_note] = tree.xpath("//*[@id='summary']/div[@data-figure='Attendance rate']/div[@class='note']/text()")
+    assert "vendors that record attendance (eventbookings, opus)" in rate_note
     for chart in PLOTLY_CHARTS:
         assert_chart_rendered(tree, chart)
     assert tree.xpath("//*[@id='registration-curve']//*[contains(@class, 'updatemenu')]"), "no event picker"

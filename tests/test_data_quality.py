@@ -28,15 +28,16 @@ def _load(warehouse, as_of, instance):
     return outcome
 
 
-def test_a_vendor_whose_data_did_not_arrive_today_fails_its_freshness_check(
+def test_a_vendor_whose_data_did_not_arrive_for_the_business_date_fails_its_freshness_check(
     opus_configured, brp_configured, warehouse, instance, monkeypatch
 ):
     as_of = opus_configured.app.today.isoformat()
     outcome = _load(warehouse, as_of, instance)
     assert outcome.checks_passed > 0 and not outcome.checks_failed
 
-    # BRP's last load was yesterday, and today its settings are gone: its data does not arrive.
-    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    # BRP's last load was the day before the run's business date, and now its settings are
+    # gone: its data for that date does not arrive.
+    yesterday = dt.datetime.combine(opus_configured.app.today, dt.time(23, 30), tzinfo=dt.UTC) - dt.timedelta(days=1)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("update raw_brp._dlt_loads set inserted_at = ?", [yesterday])
     for name in brp_configured.app.settings(brp_configured.base_url):
@@ -48,7 +49,8 @@ def test_a_vendor_whose_data_did_not_arrive_today_fails_its_freshness_check(
     assert outcome.loaded_vendors == ["OPUS DX"]
     [failed] = outcome.checks_failed
     assert failed.startswith("marts/dim_events: brp_arrived_today")
-    assert f"no data arrived today; the last load completed {yesterday:%Y-%m-%d %H:%M} UTC" in failed
+    assert (f"no data arrived on or after {as_of} (the run's business date); "
+            f"the last load completed {yesterday:%Y-%m-%d %H:%M} UTC") in failed
     # Dagster records the same: a failed asset check for BRP, a passed one for OPUS.
     keys = [dg.AssetCheckKey(CHECKED_ASSET, name) for name in ("brp_arrived_today", "opus_arrived_today")]
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
@@ -158,14 +160,13 @@ def _opus_from_raw(warehouse):
     return events
 
 
-def _eventbookings_from_raw(warehouse):
+def _eventbookings_from_raw(warehouse, now):
     events = {}
     for uuid, attending_on in query(warehouse, "select uuid, attending_on from raw_eventbookings.events"):
         pairs = json.loads(attending_on)
         events[uuid] = EventFigures(_utc(pairs[0]["utc"]), _utc(pairs[-1]["utc"]))
     attendees = query(warehouse, """select event_uuid, uuid, _dlt_valid_from, _dlt_valid_to, email, checked_in
                                     from raw_eventbookings.attendees""")
-    now = dt.datetime.now(dt.UTC)
     for event_uuid, uuid, _, valid_to, email, checked_in in _latest_versions(attendees, 2):
         figures = events[event_uuid]
         if valid_to is not None:
@@ -200,7 +201,9 @@ def test_the_rates_recomputed_straight_from_the_raw_tables_agree_exactly(
         server.app.advance(2)
     _load(warehouse, opus_configured.app.today.isoformat(), instance)
 
-    now = dt.datetime.now(dt.UTC)
+    # A run for a business date other than today judges started and over at that date's end.
+    now = dt.datetime.combine(opus_configured.app.today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    assert query(warehouse, "select distinct as_of from marts.rpt_event_attendance") == [(now,)]
     columns = ("registrations", "cancellations", "attendees", "no_shows", "attendance_rate", "no_show_rate",
                "cancellation_rate", "average_minutes_attended")
     report = {(vendor, event_id): dict(zip(columns, figures, strict=True)) for vendor, event_id, *figures in query(
@@ -208,7 +211,7 @@ def test_the_rates_recomputed_straight_from_the_raw_tables_agree_exactly(
                    "where vendor in ('opus', 'eventbookings', 'brp')")}
     expected = {("opus", event_id): figures.expected(now) for event_id, figures in _opus_from_raw(warehouse).items()}
     expected.update({("eventbookings", event_id): figures.expected(now)
-                     for event_id, figures in _eventbookings_from_raw(warehouse).items()})
+                     for event_id, figures in _eventbookings_from_raw(warehouse, now).items()})
     expected.update({("brp", event_id): figures.expected(now) for event_id, figures in _brp_from_raw(warehouse).items()})
     assert set(report) == set(expected)
     assert report == expected

@@ -1,4 +1,5 @@
-"""The freshness rule on its own: today (UTC) by default, or a number of hours where set."""
+"""The freshness rule on its own: the run's business date (today, UTC, by default), or a number of
+hours where set."""
 
 from __future__ import annotations
 
@@ -29,6 +30,32 @@ def test_with_a_threshold_in_hours_age_decides_not_the_date():
     assert not result.passed
     assert "no data arrived in the last 26 h; the last load completed 2026-11-21 03:30 UTC" in result.description
     assert result.metadata["hours_since"].value == 27.0
+
+
+def test_for_a_past_business_date_any_load_since_that_date_has_its_data():
+    backfilled = dt.date(2026, 11, 10)
+    assert arrival(OPUS, NOW - dt.timedelta(days=3), NOW, as_of=backfilled).passed  # not today, but after it
+    result = arrival(OPUS, dt.datetime(2026, 11, 9, 23, 30, tzinfo=dt.UTC), NOW, as_of="2026-11-10")
+    assert not result.passed
+    assert result.description == ("OPUS DX: no data arrived on or after 2026-11-10 (the run's business date); "
+                                  "the last load completed 2026-11-09 23:30 UTC.")
+    assert result.metadata["business_date"].value == "2026-11-10"
+
+
+def test_for_a_business_date_ahead_of_the_clock_the_load_must_be_from_today():
+    # A simulated day's loads complete today by the clock; no load can be from its date yet.
+    ahead = (NOW + dt.timedelta(days=2)).date()
+    assert arrival(OPUS, NOW.replace(hour=0, minute=1), NOW, as_of=ahead).passed
+    assert not arrival(OPUS, NOW - dt.timedelta(hours=7), NOW, as_of=ahead).passed
+
+
+def test_for_a_past_business_date_age_counts_to_the_end_of_that_date():
+    end_of_business_date = dt.datetime(2026, 11, 11, tzinfo=dt.UTC)
+    assert arrival(OPUS, end_of_business_date - dt.timedelta(hours=20), NOW, max_hours=26, as_of="2026-11-10").passed
+    result = arrival(OPUS, end_of_business_date - dt.timedelta(hours=30), NOW, max_hours=26, as_of="2026-11-10")
+    assert not result.passed
+    assert ("no data arrived in the 26 h before 2026-11-10 (the run's business date) ended, or since; "
+            "the last load completed 2026-11-09 18:00 UTC") in result.description
 
 
 def test_a_vendor_never_loaded_passes_and_says_so():

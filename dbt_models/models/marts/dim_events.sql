@@ -12,10 +12,10 @@ select
     capacity,
     filled,
     business_unit,
-    -- Vendors without an event status get one from the calendar.
+    -- Vendors without an event status get one from the calendar, read at the run's business date.
     coalesce(
         status,
-        case when ends_at < current_timestamp then 'completed' else 'scheduled' end
+        case when ends_at < {{ business_now() }} then 'completed' else 'scheduled' end
     ) as status
 from {{ ref('int_events') }}
 -- Rows that break the contract are in rejected.dim_events, with the reason.

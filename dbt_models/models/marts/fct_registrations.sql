@@ -25,11 +25,15 @@ attended as (
 
 select
     registrations.*,
+    -- Judged at the run's business moment (business_now), not by the machine's clock.
     case
         when not {{ vendor_provides('registrations.vendor', 'session_attendance') }} then null
         when registrations.status <> 'registered' then null
+        -- Attendance at an event that had not started by then happened after it (a backfill
+        -- reads the vendor's records of today).
+        when events.starts_at > {{ business_now() }} then 'pending'
         when attended.person_key is not null then 'attended'
-        when events.ends_at >= current_timestamp or events.ends_at is null then 'pending'
+        when events.ends_at >= {{ business_now() }} or events.ends_at is null then 'pending'
         else 'no_show'
     end as attendance_status
 from registrations

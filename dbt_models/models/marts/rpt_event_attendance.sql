@@ -72,22 +72,23 @@ select
     end as fill_rate,
     case when {{ records_registrations }} then coalesce(registrations.cancellations, 0) end as cancellations,
     case when {{ keeps_waiting_lists }} then coalesce(registrations.waitlisted, 0) end as waitlisted,
-    -- Attendance figures exist once an event has started, at vendors that record attendance.
+    -- Attendance figures exist once an event has started, at vendors that record attendance;
+    -- started and over are judged at the run's business moment (business_now).
     case
-        when {{ records_attendance }} and events.starts_at <= current_timestamp
+        when {{ records_attendance }} and events.starts_at <= {{ business_now() }}
             then coalesce(attendance.attendees, 0)
     end as attendees,
     -- No-shows only exist once an event is over.
     case
-        when {{ records_attendance }} and events.ends_at < current_timestamp
+        when {{ records_attendance }} and events.ends_at < {{ business_now() }}
             then coalesce(registrations.no_shows, 0)
     end as no_shows,
     case
-        when {{ records_attendance }} and events.ends_at < current_timestamp and registrations.registrations > 0
+        when {{ records_attendance }} and events.ends_at < {{ business_now() }} and registrations.registrations > 0
             then cast(coalesce(attendance.attendees, 0) as double) / registrations.registrations
     end as attendance_rate,
     case
-        when {{ records_attendance }} and events.ends_at < current_timestamp and registrations.registrations > 0
+        when {{ records_attendance }} and events.ends_at < {{ business_now() }} and registrations.registrations > 0
             then cast(coalesce(registrations.no_shows, 0) as double) / registrations.registrations
     end as no_show_rate,
     case
@@ -97,11 +98,11 @@ select
                 / (coalesce(registrations.registrations, 0) + coalesce(registrations.cancellations, 0))
     end as cancellation_rate,
     case
-        when events.starts_at <= current_timestamp and timed_vendors.vendor is not null
+        when events.starts_at <= {{ business_now() }} and timed_vendors.vendor is not null
             then coalesce(attendance.seconds_attended, 0) / 60.0
     end as minutes_attended,
     case
-        when events.starts_at <= current_timestamp and timed_vendors.vendor is not null and attendance.attendees > 0
+        when events.starts_at <= {{ business_now() }} and timed_vendors.vendor is not null and attendance.attendees > 0
             then attendance.seconds_attended / 60.0 / attendance.attendees
     end as average_minutes_attended,
     case when {{ sells_tickets }} then coalesce(orders.orders, 0) end as orders,
@@ -112,7 +113,9 @@ select
     case
         when {{ sells_tickets }}
             then cast(coalesce(orders.gross_revenue, 0) - coalesce(orders.refunded_revenue, 0) as decimal(18, 2))
-    end as net_revenue
+    end as net_revenue,
+    -- The moment the figures above were judged at, for readers that split held from upcoming.
+    {{ business_now() }} as as_of
 from {{ ref('dim_events') }} as events
 left join registrations on registrations.event_key = events.event_key
 left join attendance on attendance.event_key = events.event_key

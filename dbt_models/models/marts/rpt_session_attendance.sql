@@ -32,20 +32,23 @@ select
     sessions.room,
     sessions.starts_at,
     sessions.ends_at,
+    -- A session's figures exist once it has started by the run's business moment (business_now).
     case
-        when session_vendors.vendor is not null and sessions.starts_at <= current_timestamp
+        when session_vendors.vendor is not null and sessions.starts_at <= {{ business_now() }}
             then coalesce(attendance.attendees, 0)
     end as attendees,
     case
-        when session_vendors.timed and sessions.starts_at <= current_timestamp
+        when session_vendors.timed and sessions.starts_at <= {{ business_now() }}
             then coalesce(attendance.seconds_attended, 0) / 60.0
     end as minutes_attended,
     case
-        when session_vendors.timed and attendance.attendees > 0
+        when session_vendors.timed and sessions.starts_at <= {{ business_now() }} and attendance.attendees > 0
             then attendance.seconds_attended / 60.0 / attendance.attendees
     end as average_minutes_attended,
-    attendance.attention_checks_passed,
-    attendance.attention_checks_issued
+    case when sessions.starts_at <= {{ business_now() }} then attendance.attention_checks_passed end
+        as attention_checks_passed,
+    case when sessions.starts_at <= {{ business_now() }} then attendance.attention_checks_issued end
+        as attention_checks_issued
 from {{ ref('dim_sessions') }} as sessions
 inner join {{ ref('dim_events') }} as events on events.event_key = sessions.event_key
 left join attendance on attendance.session_key = sessions.session_key

@@ -15,5 +15,6 @@ select
 from {{ ref('stg_eventbookings__attendees') }} as attendees
 inner join {{ ref('stg_eventbookings__events') }} as events
     on events.vendor_event_id = attendees.vendor_event_id
-where attendees.status = 'registered' and events.starts_at <= current_timestamp
+-- Started by the run's business moment: before that every ticket holder would read as absent.
+where attendees.status = 'registered' and events.starts_at <= {{ business_now() }}
 group by attendees.vendor, attendees.vendor_event_id, attendees.vendor_person_id
