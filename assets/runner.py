@@ -113,8 +113,11 @@ def run_daily_load(
     with exclusive_warehouse(warehouse, say=on_wait, holder=holder):
         left_out = [vendor for vendor in vendors if vendor not in ready]
         _execute(warehouse, as_of, vendors, left_out, instance or run_instance(warehouse), outcome)
-        outcome.mart_rows = mart_rows(warehouse)
-        outcome.rejected = rejected_rows(warehouse)
+        if warehouse.exists():
+            # Read without blocking a later writer, once for both.
+            with duckdb.connect(str(warehouse), read_only=True) as con:
+                outcome.mart_rows = mart_rows(con)
+                outcome.rejected = rejected_rows(con)
     return outcome
 
 
@@ -200,59 +203,53 @@ def loaded_datasets(warehouse: Path) -> set[str]:
     return {name for (name,) in rows if name.startswith(RAW_PREFIX)}
 
 
-def mart_rows(warehouse: Path) -> dict[str, dict[str, int]]:
-    """Rows per mart and vendor, read without blocking a later writer."""
-    if not warehouse.exists():
-        return {}
+def mart_rows(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """Rows per mart and vendor."""
     rows: dict[str, dict[str, int]] = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        existing = {
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts'"
+    existing = {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
+    for mart in MARTS:
+        if mart not in existing:
+            continue
+        has_vendor = con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_schema = 'marts' and table_name = ? and column_name = 'vendor'",
+            [mart],
+        ).fetchone()[0]
+        if has_vendor:
+            counts = con.execute(
+                f"select vendor, count(*) from marts.{mart} group by vendor order by vendor"
             ).fetchall()
-        }
-        for mart in MARTS:
-            if mart not in existing:
-                continue
-            has_vendor = con.execute(
-                "select count(*) from information_schema.columns "
-                "where table_schema = 'marts' and table_name = ? and column_name = 'vendor'",
-                [mart],
-            ).fetchone()[0]
-            if has_vendor:
-                counts = con.execute(
-                    f"select vendor, count(*) from marts.{mart} group by vendor order by vendor"
-                ).fetchall()
-                rows[mart] = {vendor: count for vendor, count in counts}
-            else:
-                # Cross-vendor marts (one person across vendors) count as a whole.
-                rows[mart] = {CROSS_VENDOR: con.execute(f"select count(*) from marts.{mart}").fetchone()[0]}
+            rows[mart] = {vendor: count for vendor, count in counts}
+        else:
+            # Cross-vendor marts (one person across vendors) count as a whole.
+            rows[mart] = {CROSS_VENDOR: con.execute(f"select count(*) from marts.{mart}").fetchone()[0]}
     return rows
 
 
-def rejected_rows(warehouse: Path) -> list[str]:
+def rejected_rows(con: duckdb.DuckDBPyConnection) -> list[str]:
     """One line per mart, vendor and reason for the rows a mart's contract kept out
     (rejected.<mart>), naming a few of them by the vendor's own ids."""
-    if not warehouse.exists():
-        return []
     lines = []
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        views = {name for (name,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = ?", [REJECTED_SCHEMA]
-        ).fetchall()}
-        for mart, key in REJECTED_KEYS.items():
-            if mart not in views:
-                continue
-            ids = " || '/' || ".join(f"coalesce(cast({column} as varchar), '∅')" for column in key)
-            found = con.execute(
-                f"select vendor, rejection_reason, count(*), list({ids} order by {ids})[1:{SHOWN_REJECTED_KEYS}] "
-                f"from {REJECTED_SCHEMA}.{mart} group by all order by all"
-            ).fetchall()
-            for vendor, reason, count, examples in found:
-                shown = ", ".join(examples) + (", …" if count > len(examples) else "")
-                lines.append(f"{REJECTED_SCHEMA}.{mart}: {vendor}: {count} row{'s' if count != 1 else ''}, "
-                             f"{reason} ({'/'.join(key)}: {shown})")
+    views = {name for (name,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [REJECTED_SCHEMA]
+    ).fetchall()}
+    for mart, key in REJECTED_KEYS.items():
+        if mart not in views:
+            continue
+        ids = " || '/' || ".join(f"coalesce(cast({column} as varchar), '∅')" for column in key)
+        found = con.execute(
+            f"select vendor, rejection_reason, count(*), list({ids} order by {ids})[1:{SHOWN_REJECTED_KEYS}] "
+            f"from {REJECTED_SCHEMA}.{mart} group by all order by all"
+        ).fetchall()
+        for vendor, reason, count, examples in found:
+            shown = ", ".join(examples) + (", …" if count > len(examples) else "")
+            lines.append(f"{REJECTED_SCHEMA}.{mart}: {vendor}: {count} row{'s' if count != 1 else ''}, "
+                         f"{reason} ({'/'.join(key)}: {shown})")
     return lines
 
 
