@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,10 +13,12 @@ import duckdb
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from assets.definitions import DAILY_JOB, RAW_PREFIX, build_definitions, daily_selection
+from assets.failing_rows import failing_rows
 from assets.ingest import SCHEMA_DRIFT
 from assets.locks import Say, exclusive_warehouse, lock_holder_in
 from assets.recovery import PROCESS_TAG, release_abandoned_runs, this_process
 from assets.settings import AS_OF_TAG, dagster_home
+from assets.transform import dbt_project, ensure_manifest
 from pipelines import settings
 from pipelines.registry import VENDORS
 from pipelines.vendor import Vendor, unreachable_settings
@@ -46,6 +49,7 @@ REJECTED_KEYS = {
 }
 SHOWN_REJECTED_KEYS = 3
 FAILED_ROWS = "dagster_dbt/failed_row_count"  # a dbt test's check metadata: the rows that fail it
+DBT_TEST_ID = "unique_id"  # ... and the test's id in the dbt manifest
 CROSS_VENDOR = "*"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 INSTANCE_CONFIG = """\
@@ -71,6 +75,8 @@ class LoadOutcome:
     schema_drift: list[str] = field(default_factory=list)
     # Rows the marts' contracts kept out, per mart, vendor and reason, with a few of their ids.
     rejected: list[str] = field(default_factory=list)
+    # The dbt test behind each failed check, by its place in checks_failed.
+    failed_tests: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -118,6 +124,8 @@ def run_daily_load(
             with duckdb.connect(str(warehouse), read_only=True) as con:
                 outcome.mart_rows = mart_rows(con)
                 outcome.rejected = rejected_rows(con)
+                if outcome.failed_tests:
+                    name_failing_rows(con, outcome)
     return outcome
 
 
@@ -177,10 +185,22 @@ def _execute(
             failing = evaluation.metadata.get(FAILED_ROWS)
             if failing is not None:
                 detail += f": {failing.value} failing row{'s' if failing.value != 1 else ''}"
+            test = evaluation.metadata.get(DBT_TEST_ID)
+            if test is not None:
+                outcome.failed_tests[len(outcome.checks_failed)] = test.value
             outcome.checks_failed.append(
                 f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}{detail}"
             )
     outcome.schema_drift.extend(schema_drift(result.get_asset_observation_events()))
+
+
+def name_failing_rows(con: duckdb.DuckDBPyConnection, outcome: LoadOutcome) -> None:
+    """Adds to each failed dbt check the vendors and a few ids of the rows that fail it."""
+    manifest = json.loads(ensure_manifest(dbt_project()).read_text())
+    for place, test in outcome.failed_tests.items():
+        named = failing_rows(con, manifest, test)
+        if named:
+            outcome.checks_failed[place] += f"; {named}"
 
 
 def schema_drift(observations: Sequence[dg.DagsterEvent]) -> list[str]:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 
+import duckdb
 import pytest
 
+from assets.failing_rows import failing_rows
 from assets.runner import MARTS
+from assets.transform import dbt_project, ensure_manifest
 from tests.doc_samples import opus
 from tests.doc_samples.loading import DocLoad, doc_sample_load
 from tests.doc_samples.server import Request, doc_text, printed_in
@@ -103,6 +107,11 @@ def test_the_load_reports_only_the_attendance_it_could_not_attach_to_a_session(l
     failed = load.outcome.checks_failed
     assert failed, "the attendance rows naming sessions SES104/SES100 are not reported"
     assert all("session_attendance" in check for check in failed), failed
+    # The summary names the vendor and the rows by their ids: the sessions the doc's
+    # attendance sample names and its sessions sample does not.
+    [unattached] = [check for check in failed if "not_null" in check and "vendor_session_id" in check]
+    assert "opus: 3 rows" in unattached, unattached
+    assert "session_identification=SES100" in unattached and "session_identification=SES104" in unattached
 
 
 def test_every_mart_is_built(load):
@@ -229,3 +238,22 @@ def test_the_event_report(load):
     assert float(minutes) == pytest.approx(3 * SECONDS_ATTENDED / 60)
     # Figures the doc cannot give are unknown, not zero.
     assert (capacity, orders, gross, net, currency) == (None, None, None, None, None)
+
+
+def test_a_failed_test_that_returns_only_values_is_named_by_its_rows(load, tmp_path):
+    # A relationships test returns only the orphan value; the summary joins it back to
+    # the model's rows to name them. Registrations pointed at an event OPUS never listed:
+    changed = tmp_path / "warehouse.duckdb"
+    shutil.copy(load.warehouse, changed)
+    with duckdb.connect(str(changed)) as con:
+        con.execute("update raw_opus.registrants set event_id = 999")
+    manifest = json.loads(ensure_manifest(dbt_project()).read_text())
+    [test_id] = [node_id for node_id, node in manifest["nodes"].items()
+                 if node["name"].startswith("relationships_stg_opus__registrations_vendor_event_id")]
+    registrations = query(changed, "select vendor_registration_id from staging.stg_opus__registrations order by 1")
+
+    with duckdb.connect(str(changed), read_only=True) as con:
+        named = failing_rows(con, manifest, test_id)
+
+    [(registration,)] = registrations  # the doc prints one registrant
+    assert named.startswith(f"opus: 1 row (vendor_event_id=999, vendor_registration_id={registration},"), named
