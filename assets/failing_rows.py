@@ -27,8 +27,9 @@ STAGING_MODEL = re.compile(r"^stg_(?P<vendor>[a-z0-9]+)__")
 
 
 def failing_rows(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], test_id: str) -> str | None:
-    """'opus: 2 rows (vendor_event_id=E1, vendor_session_id=S4; …)' per vendor for the
-    test `test_id` of the dbt manifest, or None when its failing rows cannot be read."""
+    """'column status: opus: 2 rows (vendor_event_id=E1, vendor_session_id=S4; …)', the
+    tested column and, per vendor, a few of the rows failing the test `test_id` of the dbt
+    manifest; None when its failing rows cannot be read."""
     test = manifest.get("nodes", {}).get(test_id)
     if not test or not _exists(con, test["schema"], test["alias"]):
         return None
@@ -44,7 +45,11 @@ def failing_rows(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], te
     if not ids:
         return None
     vendor = _quoted(VENDOR_COLUMN) if VENDOR_COLUMN in columns else _literal(_model_vendor(model))
-    return _described(con, rows, vendor, ids)
+    described = _described(con, rows, vendor, ids)
+    tested = _tested_columns(test)
+    if described and tested:
+        described = f"column{'s' if len(tested) > 1 else ''} {', '.join(tested)}: {described}"
+    return described
 
 
 def _described(con: duckdb.DuckDBPyConnection, rows: str, vendor: str, ids: Sequence[str]) -> str | None:

@@ -110,7 +110,7 @@ def test_the_load_reports_only_the_attendance_it_could_not_attach_to_a_session(l
     # The summary names the vendor and the rows by their ids: the sessions the doc's
     # attendance sample names and its sessions sample does not.
     [unattached] = [check for check in failed if "not_null" in check and "vendor_session_id" in check]
-    assert "opus: 3 rows" in unattached, unattached
+    assert "column vendor_session_id: opus: 3 rows" in unattached, unattached
     assert "session_identification=SES100" in unattached and "session_identification=SES104" in unattached
 
 
@@ -256,4 +256,4 @@ def test_a_failed_test_that_returns_only_values_is_named_by_its_rows(load, tmp_p
         named = failing_rows(con, manifest, test_id)
 
     [(registration,)] = registrations  # the doc prints one registrant
-    assert named.startswith(f"opus: 1 row (vendor_event_id=999, vendor_registration_id={registration},"), named
+    assert named.startswith(f"column vendor_event_id: opus: 1 row (vendor_event_id=999, vendor_registration_id={registration},"), named
