@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import dlt
@@ -55,8 +56,10 @@ from assets.settings import (
 )
 from pipelines import settings as source_settings
 from pipelines.registry import VENDORS
-from pipelines.sandbox import FULL, SandboxServer, profile_from_env
 from pipelines.vendor import Vendor
+
+if TYPE_CHECKING:
+    from sandboxes.server import SandboxServer
 
 DEMO_WAREHOUSE = Path("warehouse") / "demo.duckdb"
 SCALES = ("small", "medium", "large")
@@ -257,6 +260,8 @@ def _settings_usable(console: Console, problems: Sequence[str] = ()) -> bool:
 
 
 def sandbox_command(args: argparse.Namespace) -> int:
+    from sandboxes.server import FULL
+
     console = Console()
     profile = _sandbox_profile(console)
     if profile is None or not _sandbox_settings_usable(console):
@@ -359,7 +364,7 @@ def dashboard_command(args: argparse.Namespace) -> int:
 def _sandbox_settings_usable(console: Console) -> bool:
     """The TURNOUT_SANDBOX_* fault settings and the settings files the sandboxes read credentials
     from, checked before any sandbox starts; each problem printed as one line."""
-    from pipelines.faults import FaultPlan
+    from sandboxes.faults import FaultPlan
 
     problems = source_settings.file_problems()
     try:
@@ -373,6 +378,8 @@ def _sandbox_settings_usable(console: Console) -> bool:
 
 def _sandbox_profile(console: Console) -> str | None:
     """The sandboxes' profile from $TURNOUT_SANDBOX_PROFILE; None (and said why) when it is not one."""
+    from sandboxes.server import profile_from_env
+
     try:
         return profile_from_env(os.environ)
     except ValueError as problem:
@@ -381,13 +388,15 @@ def _sandbox_profile(console: Console) -> str | None:
 
 
 def _start_sandboxes(stack: ExitStack, seed: int, scale: str, port: int,
-                     latency: float = 0.0, profile: str = FULL) -> list[SandboxServer]:
-    from pipelines.faults import FaultPlan
+                     latency: float = 0.0, profile: str | None = None) -> list[SandboxServer]:
+    from sandboxes.faults import FaultPlan
+    from sandboxes.registry import sandbox_for
+    from sandboxes.server import FULL, SandboxServer
 
     faults = FaultPlan.from_env(os.environ)
     servers = []
     for offset, vendor in enumerate(VENDORS):
-        app = vendor.sandbox(seed=seed, scale=scale, profile=profile, **_configured_credentials(vendor))
+        app = sandbox_for(vendor.name)(seed=seed, scale=scale, profile=profile or FULL, **_configured_credentials(vendor))
         server = SandboxServer(app, port=port + offset if port else 0, latency=latency, faults=faults)
         servers.append(stack.enter_context(server))
     return servers

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from dlt.sources import DltResource
 
     from pipelines.http import VendorClient
-    from pipelines.sandbox import SandboxApp
 
 T = TypeVar("T")
 
@@ -58,15 +57,14 @@ PROBE_RESOLVE_SECONDS = 4.0
 
 @dataclass(frozen=True)
 class Vendor:
-    """One event platform: its dlt source, its sandbox and the settings it needs."""
+    """One event platform: its dlt source and the settings it needs."""
 
     name: str
     title: str
     source: Callable[..., DltSource]
-    sandbox: type[SandboxApp]
     required_settings: tuple[str, ...]
-    # The settings that are credentials. The sandbox takes each as a keyword argument of
-    # the same name, so `turnout demo` can serve it with configured values.
+    # The settings that are credentials. A vendor's sandbox takes each as a keyword argument
+    # of the same name, so `turnout demo` can serve it with configured values.
     secret_settings: tuple[str, ...] = ()
 
     @property

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from pipelines.brp.sandbox import EVENTS_PATH
+from sandboxes.brp import EVENTS_PATH
 
 SEED = 11
 KEY_SETTING = "SOURCES__BRP__API_KEY"
@@ -88,8 +88,8 @@ def _answer_size(base_url: str, api_key: str) -> int:
 
 
 def _serve(events: int) -> int:
-    from pipelines.brp.sandbox import BrpSandbox
-    from pipelines.sandbox import SandboxServer
+    from sandboxes.brp import BrpSandbox
+    from sandboxes.server import SandboxServer
 
     app = BrpSandbox(seed=SEED, scale="large", events=events, api_key=os.environ[KEY_SETTING])
     with SandboxServer(app) as server:

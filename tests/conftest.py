@@ -9,11 +9,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.brp.sandbox import BrpSandbox
-from pipelines.eventbookings.sandbox import EventBookingsSandbox
-from pipelines.icareus.sandbox import IcareusSandbox
-from pipelines.opus.sandbox import OpusSandbox
-from pipelines.sandbox import SandboxApp, SandboxServer
+from sandboxes.brp import BrpSandbox
+from sandboxes.eventbookings import EventBookingsSandbox
+from sandboxes.icareus import IcareusSandbox
+from sandboxes.opus import OpusSandbox
+from sandboxes.server import SandboxApp, SandboxServer
 from tests.settings import isolate
 
 # A fixed start date keeps sandbox data identical from run to run.

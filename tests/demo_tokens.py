@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from assets import cli
-from pipelines.eventbookings.sandbox import EventBookingsSandbox
-from pipelines.sandbox import SandboxServer
+from sandboxes.eventbookings import EventBookingsSandbox
+from sandboxes.server import SandboxServer
 
 
 def main(argv: Sequence[str]) -> int:

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from pipelines.sandbox import SandboxApp, SandboxServer
+from sandboxes.server import SandboxApp, SandboxServer
 
 
 class SandboxClient:

@@ -15,8 +15,8 @@ import pytest
 
 from assets.definitions import build_definitions
 from assets.runner import run_daily_load
-from pipelines.brp.sandbox import DEMO_API_KEY
-from pipelines.sandbox import SandboxServer
+from sandboxes.brp import DEMO_API_KEY
+from sandboxes.server import SandboxServer
 from tests.brp_crawl import Crawl, crawl
 from tests.readback import event_log, query
 

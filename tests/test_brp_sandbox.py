@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from pipelines.brp.sandbox import (
+from sandboxes.brp import (
     DEMO_API_KEY,
     EVENTS_PATH,
     PERSON_ID_BASE,
@@ -23,7 +23,7 @@ from pipelines.brp.sandbox import (
     TIMEZONE,
     BrpSandbox,
 )
-from pipelines.sandbox import PersonPool, SandboxApp, SandboxResponse, SandboxServer
+from sandboxes.server import PersonPool, SandboxApp, SandboxResponse, SandboxServer
 from tests.brp_crawl import Crawl, crawl, stockholm_to_utc
 from tests.conftest import SANDBOX_START
 from tests.sandbox_client import SandboxClient, serving

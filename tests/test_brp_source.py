@@ -11,9 +11,9 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.brp import brp_source
-from pipelines.brp.sandbox import DEMO_API_KEY, BrpSandbox
 from pipelines.http import RetryPolicy, VendorAuthError, VendorError, VendorResponseError, vendor_error_behind
-from pipelines.sandbox import SandboxServer
+from sandboxes.brp import DEMO_API_KEY, BrpSandbox
+from sandboxes.server import SandboxServer
 from tests.brp_crawl import crawl, stockholm_to_utc
 from tests.conftest import SANDBOX_START
 from tests.readback import query

@@ -20,9 +20,9 @@ from assets import dashboard
 from assets.runner import run_daily_load
 from assets.settings import DBT_PROJECT_DIR
 from assets.transform import dbt_executable, dbt_vars
-from pipelines.eventbookings.sandbox import EventBookingsSandbox
-from pipelines.opus.sandbox import OpusSandbox
-from pipelines.sandbox import SandboxServer
+from sandboxes.eventbookings import EventBookingsSandbox
+from sandboxes.opus import OpusSandbox
+from sandboxes.server import SandboxServer
 from tests.readback import query
 
 DAYS_BACK = 30  # the sandbox events of the first weeks end between the past business date and now

@@ -55,7 +55,8 @@ from assets.ingest import pipeline_name
 from assets.settings import PROJECT_ROOT, pipelines_dir
 from pipelines.opus import VENDOR as OPUS
 from pipelines.registry import VENDORS
-from pipelines.sandbox import CONTROL_PREFIX, SandboxResponse, SandboxServer
+from sandboxes.registry import sandbox_for
+from sandboxes.server import CONTROL_PREFIX, SandboxResponse, SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.warehouse_compare import Comparison, compare_warehouses
 
@@ -203,7 +204,7 @@ def serve_all(stack: ExitStack, victim_server: type[SandboxServer] = SandboxServ
     """The four vendor sandboxes, seed 7 from SANDBOX_START, the victim's on victim_server."""
     return [
         stack.enter_context((victim_server if vendor is VICTIM else SandboxServer)(
-            vendor.sandbox(seed=SEED, scale="small", start_date=SANDBOX_START)))
+            sandbox_for(vendor.name)(seed=SEED, scale="small", start_date=SANDBOX_START)))
         for vendor in VENDORS
     ]
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from assets.runner import run_daily_load
-from pipelines.sandbox import SandboxServer
+from sandboxes.server import SandboxServer
 from tests.eventbookings_crawl import Crawl, amount, crawl
 from tests.readback import event_log, query
 

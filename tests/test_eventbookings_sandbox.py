@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from pipelines.eventbookings.sandbox import (
+from sandboxes.eventbookings import (
     API_PREFIX,
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -24,9 +24,9 @@ from pipelines.eventbookings.sandbox import (
     WAITING_LIST_PATH,
     EventBookingsSandbox,
 )
-from pipelines.opus.sandbox import DEMO_API_KEY as OPUS_KEY
-from pipelines.opus.sandbox import OpusSandbox
-from pipelines.sandbox import SandboxServer
+from sandboxes.opus import DEMO_API_KEY as OPUS_KEY
+from sandboxes.opus import OpusSandbox
+from sandboxes.server import SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.sandbox_client import SandboxClient, serving
 

@@ -22,8 +22,6 @@ from pipelines.eventbookings.helpers import (
     paginate_ahead,
     split_url,
 )
-from pipelines.eventbookings.sandbox import EventBookingsSandbox
-from pipelines.faults import FaultPlan
 from pipelines.http import (
     RetryPolicy,
     VendorAuthError,
@@ -31,7 +29,9 @@ from pipelines.http import (
     VendorResponseError,
     vendor_error_behind,
 )
-from pipelines.sandbox import SandboxServer
+from sandboxes.eventbookings import EventBookingsSandbox
+from sandboxes.faults import FaultPlan
+from sandboxes.server import SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.eventbookings_crawl import crawl
 

@@ -18,7 +18,8 @@ import dagster as dg
 import pytest
 
 from assets.runner import LoadOutcome, run_daily_load
-from pipelines.faults import (
+from pipelines.registry import VENDORS
+from sandboxes.faults import (
     BAD_DATE,
     BAD_PAGE,
     DRIFT_KINDS,
@@ -27,8 +28,8 @@ from pipelines.faults import (
     TRANSIENT_KINDS,
     FaultPlan,
 )
-from pipelines.registry import VENDORS
-from pipelines.sandbox import SandboxServer
+from sandboxes.registry import sandbox_for
+from sandboxes.server import SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.readback import query
 from tests.warehouse_compare import compare_warehouses
@@ -48,7 +49,7 @@ def sandboxes(monkeypatch: pytest.MonkeyPatch, faults: FaultPlan | None) -> Iter
     """Every vendor's sandbox serving, with the environment a run needs to reach it."""
     with ExitStack() as stack:
         servers = [stack.enter_context(SandboxServer(
-            vendor.sandbox(seed=SEED, scale="small", start_date=SANDBOX_START), faults=faults))
+            sandbox_for(vendor.name)(seed=SEED, scale="small", start_date=SANDBOX_START), faults=faults))
             for vendor in VENDORS]
         for vendor, server in zip(VENDORS, servers, strict=True):
             for name, value in server.app.settings(server.base_url).items():

@@ -14,7 +14,7 @@ import pytest
 
 from assets.definitions import build_definitions
 from assets.runner import run_daily_load
-from pipelines.sandbox import SandboxServer
+from sandboxes.server import SandboxServer
 from tests.icareus_crawl import Crawl, IcareusApi, token
 from tests.readback import event_log, query
 

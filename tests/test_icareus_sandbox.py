@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pipelines.icareus.sandbox import (
+from sandboxes.icareus import (
     DEFAULT_TOKEN_TOLERANCE,
     DEMO_ORGANIZATION_ID,
     DEMO_SECRET,
@@ -23,7 +23,7 @@ from pipelines.icareus.sandbox import (
     IcareusSandbox,
     signature,
 )
-from pipelines.sandbox import SandboxServer
+from sandboxes.server import SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.sandbox_client import SandboxClient, serving
 

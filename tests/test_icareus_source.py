@@ -20,8 +20,8 @@ from pipelines.http import (
 )
 from pipelines.icareus import helpers, icareus_source
 from pipelines.icareus.helpers import RENEWALS_ON_401, SignedToken
-from pipelines.icareus.sandbox import IcareusSandbox
-from pipelines.sandbox import SandboxServer
+from sandboxes.icareus import IcareusSandbox
+from sandboxes.server import SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.icareus_crawl import IcareusApi
 from tests.readback import query

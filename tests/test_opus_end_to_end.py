@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from assets.runner import MARTS, run_daily_load
-from pipelines.sandbox import SandboxServer
+from sandboxes.server import SandboxServer
 from tests.opus_crawl import crawl
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from pipelines.opus.sandbox import DEMO_API_KEY, SCALES, OpusSandbox
-from pipelines.sandbox import SandboxApp, SandboxResponse, SandboxServer, synchronized
+from sandboxes.opus import DEMO_API_KEY, SCALES, OpusSandbox
+from sandboxes.server import SandboxApp, SandboxResponse, SandboxServer, synchronized
 from tests.sandbox_client import SandboxClient, serving
 
 START = dt.date(2026, 5, 1)

@@ -14,8 +14,8 @@ import pytest
 from pipelines.http import RetryPolicy, VendorClient, VendorResponseError
 from pipelines.opus import opus_source
 from pipelines.opus.helpers import keyed_object_to_list, paginate
-from pipelines.opus.sandbox import DEMO_API_KEY, OpusSandbox
-from pipelines.sandbox import SandboxServer
+from sandboxes.opus import DEMO_API_KEY, OpusSandbox
+from sandboxes.server import SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.opus_crawl import crawl
 

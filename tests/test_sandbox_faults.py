@@ -15,15 +15,15 @@ import httpx
 import pytest
 from lxml import etree
 
-from pipelines import faults
-from pipelines.brp.sandbox import DEMO_API_KEY as BRP_KEY
-from pipelines.brp.sandbox import BrpSandbox
-from pipelines.eventbookings.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EventBookingsSandbox
-from pipelines.faults import BAD_DATA_KINDS, DRIFT_KINDS, TRANSIENT_KINDS, FaultPlan
-from pipelines.icareus.sandbox import IcareusSandbox, signature
-from pipelines.opus.sandbox import DEMO_API_KEY as OPUS_KEY
-from pipelines.opus.sandbox import OpusSandbox
-from pipelines.sandbox import SandboxApp, SandboxServer
+from sandboxes import faults
+from sandboxes.brp import DEMO_API_KEY as BRP_KEY
+from sandboxes.brp import BrpSandbox
+from sandboxes.eventbookings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EventBookingsSandbox
+from sandboxes.faults import BAD_DATA_KINDS, DRIFT_KINDS, TRANSIENT_KINDS, FaultPlan
+from sandboxes.icareus import IcareusSandbox, signature
+from sandboxes.opus import DEMO_API_KEY as OPUS_KEY
+from sandboxes.opus import OpusSandbox
+from sandboxes.server import SandboxApp, SandboxServer
 from tests.conftest import SANDBOX_START
 
 SEED = 7

@@ -24,13 +24,14 @@ import pytest
 
 from assets.cli import _start_sandboxes, main
 from assets.runner import MARTS, run_daily_load
-from pipelines.brp.sandbox import BrpSandbox
-from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.icareus.helpers import sign_token
-from pipelines.icareus.sandbox import IcareusSandbox
-from pipelines.opus.sandbox import OpusSandbox
 from pipelines.registry import VENDORS
-from pipelines.sandbox import (
+from sandboxes.brp import BrpSandbox
+from sandboxes.eventbookings import EventBookingsSandbox
+from sandboxes.icareus import IcareusSandbox
+from sandboxes.opus import OpusSandbox
+from sandboxes.registry import sandbox_for
+from sandboxes.server import (
     FULL,
     PROFILE_ENV,
     SPARSE,
@@ -522,7 +523,7 @@ def _tables(warehouse: Path, schema: str) -> set[str]:
 @pytest.mark.e2e
 def test_all_four_vendors_load_sparse_for_two_days(warehouse, monkeypatch):
     with ExitStack() as stack:
-        servers = [stack.enter_context(SandboxServer(vendor.sandbox(
+        servers = [stack.enter_context(SandboxServer(sandbox_for(vendor.name)(
             seed=SEED, scale="small", start_date=SANDBOX_START, profile=SPARSE))) for vendor in VENDORS]
         for server in servers:
             for name, value in server.app.settings(server.base_url).items():

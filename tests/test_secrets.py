@@ -31,12 +31,12 @@ import pytest
 
 from assets import cli
 from assets.settings import PROJECT_ROOT, pipelines_dir
-from pipelines.brp.sandbox import DEMO_API_KEY as BRP_DEFAULT_KEY
-from pipelines.eventbookings.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from pipelines.icareus.helpers import sign_token
-from pipelines.icareus.sandbox import DEFAULT_CLIENT_IP, DEMO_ORGANIZATION_ID, DEMO_SECRET, OTHER_SECRET
-from pipelines.opus.sandbox import DEMO_API_KEY as OPUS_DEFAULT_KEY
 from pipelines.registry import VENDORS
+from sandboxes.brp import DEMO_API_KEY as BRP_DEFAULT_KEY
+from sandboxes.eventbookings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from sandboxes.icareus import DEFAULT_CLIENT_IP, DEMO_ORGANIZATION_ID, DEMO_SECRET, OTHER_SECRET
+from sandboxes.opus import DEMO_API_KEY as OPUS_DEFAULT_KEY
 from tests.secret_scan import Scan, forms
 
 DEMO_TIMEOUT_SECONDS = 900
@@ -248,7 +248,7 @@ def _committed_credentials(tracked: list[str]) -> list[str]:
 
 
 def _default_key_in_a_new_process() -> str:
-    code = "from pipelines.opus.sandbox import DEMO_API_KEY; print(DEMO_API_KEY)"
+    code = "from sandboxes.opus import DEMO_API_KEY; print(DEMO_API_KEY)"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=PROJECT_ROOT).stdout.strip()
 

@@ -24,7 +24,6 @@ from dlt.sources import DltResource
 
 from pipelines.brp import helpers
 from pipelines.brp.helpers import EventRead
-from pipelines.brp.sandbox import BrpSandbox
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
 from pipelines.vendor import (
@@ -228,7 +227,6 @@ VENDOR = Vendor(
     name=NAME,
     title=TITLE,
     source=brp_source,
-    sandbox=BrpSandbox,
     required_settings=("base_url", "api_key"),
     secret_settings=("api_key",),
 )

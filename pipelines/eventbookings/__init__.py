@@ -21,7 +21,6 @@ from dlt.sources import DltResource
 
 from pipelines.eventbookings import helpers, shape
 from pipelines.eventbookings.helpers import paginate, paginate_ahead
-from pipelines.eventbookings.sandbox import EventBookingsSandbox
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
 from pipelines.oauth import ClientCredentials
@@ -173,7 +172,6 @@ VENDOR = Vendor(
     name=NAME,
     title=TITLE,
     source=eventbookings_source,
-    sandbox=EventBookingsSandbox,
     required_settings=("base_url", "client_id", "client_secret"),
     secret_settings=("client_id", "client_secret"),
 )

@@ -28,7 +28,6 @@ from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient, VendorError
 from pipelines.http import request_timeout as http_timeout
 from pipelines.icareus import helpers, shape
 from pipelines.icareus.helpers import Row, SignedToken
-from pipelines.icareus.sandbox import IcareusSandbox
 from pipelines.vendor import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_WINDOW_DAYS_AFTER_END,
@@ -170,7 +169,6 @@ VENDOR = Vendor(
     name=NAME,
     title=TITLE,
     source=icareus_source,
-    sandbox=IcareusSandbox,
     required_settings=("base_url", "organization_id", "secret", "client_ip", "event_ids"),
     secret_settings=("secret",),
 )

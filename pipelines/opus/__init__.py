@@ -20,7 +20,6 @@ from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
 from pipelines.opus import helpers, shape
 from pipelines.opus.helpers import paginate
-from pipelines.opus.sandbox import OpusSandbox
 from pipelines.vendor import (
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_MAX_IN_FLIGHT,
@@ -185,7 +184,6 @@ VENDOR = Vendor(
     name=NAME,
     title=TITLE,
     source=opus_source,
-    sandbox=OpusSandbox,
     required_settings=("base_url", "api_key"),
     secret_settings=("api_key",),
 )

@@ -46,10 +46,10 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from pipelines.sandbox import XML_CONTENT_TYPE, SandboxResponse
+from sandboxes.server import XML_CONTENT_TYPE, SandboxResponse
 
 if TYPE_CHECKING:
-    from pipelines.sandbox import SandboxApp
+    from sandboxes.server import SandboxApp
 
 HTTP_500, HTTP_502, HTTP_503 = "http_500", "http_502", "http_503"
 THROTTLE_SECONDS, THROTTLE_DATE, THROTTLE_ZERO = "throttle_seconds", "throttle_date", "throttle_zero"

@@ -97,7 +97,7 @@ Assumptions where the document is silent:
   the clock; the other organisation's events never change. Each day's draws
   come from its own seed, so advancing 2 days equals advancing 1 day twice.
 
-Sparse profile (``profile="sparse"``, see ``pipelines.sandbox.SandboxProfile``):
+Sparse profile (``profile="sparse"``, see ``sandboxes.server.SandboxProfile``):
 the document marks what creating an event or a room requires, and the
 sandbox sends that and the ids (``EVENT_SHAPE``, ``ROOM_SHAPE``):
 
@@ -113,7 +113,7 @@ sandbox sends that and the ids (``EVENT_SHAPE``, ``ROOM_SHAPE``):
 - Every answer carrying an event or a room (GET, create, edit, and the
   ``event()`` hook) is thinned the same way.
 
-Faults (``pipelines.faults``): drift and bad data apply to ``GET /api/event``
+Faults (``sandboxes.faults``): drift and bad data apply to ``GET /api/event``
 (the event inside ``{"status": "ok", "event": ...}``; status errors are left
 alone). The key is ``eventId``; the date is ``startTime``, from which the
 source reckons an event's end. Drift adds ``promoCode``, turns ``serviceId``
@@ -138,8 +138,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.faults import FaultTarget
-from pipelines.sandbox import FULL, RecordShape, SandboxApp, SandboxResponse, request_peer, synchronized
+from sandboxes.faults import FaultTarget
+from sandboxes.server import FULL, RecordShape, SandboxApp, SandboxResponse, request_peer, synchronized
 
 DEMO_ORGANIZATION_ID = 1909009
 # Secrets are drawn once per process, so no usable one is a constant in code: tests
@@ -1259,3 +1259,7 @@ def _unsupported(message: str) -> Handler:
         return _error(200, message)
 
     return answer
+
+
+# The app `sandboxes.registry` serves for this vendor.
+SANDBOX = IcareusSandbox

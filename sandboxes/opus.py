@@ -112,7 +112,7 @@ Assumptions where the document is silent:
   code path, and records attendance for sessions that ended. Each day's draws
   come from its own seed, so advancing 2 days equals advancing 1 day twice.
 
-Sparse profile (``profile="sparse"``, see ``pipelines.sandbox.SandboxProfile``):
+Sparse profile (``profile="sparse"``, see ``sandboxes.server.SandboxProfile``):
 the document marks no response field required, so the sandbox keeps what a
 record cannot do without and thins the rest (``*_SHAPE`` below):
 
@@ -133,7 +133,7 @@ record cannot do without and thins the rest (``*_SHAPE`` below):
   anyone's ``events/user``. Registering through the API for such an event
   succeeds, but the registration is not listed.
 
-Faults (``pipelines.faults``): drift and bad data apply to the events list,
+Faults (``sandboxes.faults``): drift and bad data apply to the events list,
 ``GET /rest/api/v1/events`` (the records under ``events`` in the one-element
 array). The key is ``id``; the date is ``end_date``, which the source reads
 for the active window and staging parses. Drift adds ``promo_code``, turns
@@ -159,8 +159,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from pipelines.faults import FaultTarget
-from pipelines.sandbox import FULL, PersonPool, RecordShape, SandboxApp, SandboxResponse, synchronized
+from sandboxes.faults import FaultTarget
+from sandboxes.server import FULL, PersonPool, RecordShape, SandboxApp, SandboxResponse, synchronized
 
 # Drawn once per process, so no usable key is a constant in code: tests read it
 # from here, clients from `settings()`, and `turnout demo` may pass its own.
@@ -1759,3 +1759,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     f"{API_PREFIX}/modify_registration": {"PUT": OpusSandbox._put_modify_registration},
     f"{API_PREFIX}/cancel_registration": {"DELETE": OpusSandbox._cancel_registration},
 }
+
+
+# The app `sandboxes.registry` serves for this vendor.
+SANDBOX = OpusSandbox

@@ -10,7 +10,7 @@ A sandbox is made of two parts:
       POST /_sandbox/advance?days=N   move the simulated clock forward
       GET  /_sandbox/clock            report the simulated clock
       POST /_sandbox/faults?rate=R&kinds=K&seed=S&slow_seconds=T
-                                      switch fault injection (pipelines.faults);
+                                      switch fault injection (sandboxes.faults);
                                       rate=0 or an empty kinds= switches it off
       GET  /_sandbox/faults           the fault plan, requests seen and faults injected
 
@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 if TYPE_CHECKING:
-    from pipelines.faults import FaultInjector, FaultPlan, FaultTarget
+    from sandboxes.faults import FaultInjector, FaultPlan, FaultTarget
 
 CONTROL_PREFIX = "/_sandbox/"
 DEFAULT_HOST = "127.0.0.1"
@@ -423,7 +423,7 @@ class SandboxServer:
         faults: FaultPlan | None = None,
     ) -> None:
         # Imported here: the faults module builds on this one's responses.
-        from pipelines.faults import FaultInjector
+        from sandboxes.faults import FaultInjector
 
         self.app = app
         self.latency = latency
@@ -509,7 +509,7 @@ class SandboxServer:
         return SandboxResponse.error(404, "unknown sandbox control route")
 
     def _control_faults(self, method: str, query: dict[str, list[str]]) -> SandboxResponse:
-        from pipelines.faults import FaultPlan
+        from sandboxes.faults import FaultPlan
 
         if method == "GET":
             return SandboxResponse.json(self.faults.status())

@@ -130,7 +130,7 @@ Assumptions where the document is silent:
   checks in the attendees of events that started. Each day's draws come from
   its own seed, so advancing 2 days equals advancing 1 day twice.
 
-Sparse profile (``profile="sparse"``, see ``pipelines.sandbox.SandboxProfile``):
+Sparse profile (``profile="sparse"``, see ``sandboxes.server.SandboxProfile``):
 the document marks no response field required, so the sandbox keeps what a
 record cannot do without and thins the rest (``*_SHAPE`` below):
 
@@ -152,7 +152,7 @@ record cannot do without and thins the rest (``*_SHAPE`` below):
   ``tickets`` list none either. Joining such an event's waiting list
   succeeds, but the entry is not listed.
 
-Faults (``pipelines.faults``): drift and bad data apply to ``GET /api/events``
+Faults (``sandboxes.faults``): drift and bad data apply to ``GET /api/events``
 and ``GET /api/events/{uuid}``. The key is ``uuid``; the date is
 ``updated_on``, the source's cursor. Drift adds ``promo_code``, turns
 ``enable_datetime_conversion`` (a string stored as is) into an object and
@@ -178,8 +178,8 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from pipelines.faults import FaultTarget
-from pipelines.sandbox import FULL, PersonPool, RecordShape, SandboxApp, SandboxResponse, synchronized
+from sandboxes.faults import FaultTarget
+from sandboxes.server import FULL, PersonPool, RecordShape, SandboxApp, SandboxResponse, synchronized
 
 # Drawn once per process, so no usable credential is a constant in code: tests read
 # them from here, clients from `settings()`, and `turnout demo` may pass its own.
@@ -2024,3 +2024,7 @@ def _route(path: str) -> tuple[dict[str, Handler], str | None] | None:
         if match:
             return handlers, match.group(1) if match.groups() else None
     return None
+
+
+# The app `sandboxes.registry` serves for this vendor.
+SANDBOX = EventBookingsSandbox

@@ -92,7 +92,7 @@ Assumptions where the document is silent:
   trace). Each day's draws come from its own seed, so advancing 2 days equals
   advancing 1 day twice.
 
-Sparse profile (``profile="sparse"``, see ``pipelines.sandbox.SandboxProfile``):
+Sparse profile (``profile="sparse"``, see ``sandboxes.server.SandboxProfile``):
 the document marks no element required, so the sandbox keeps what an event
 cannot do without and thins the rest (``EVENT_SHAPE``, ``PARTICIPANT_SHAPE``):
 
@@ -106,7 +106,7 @@ cannot do without and thins the rest (``EVENT_SHAPE``, ``PARTICIPANT_SHAPE``):
 - About one event in four lists no participants (``<participants/>``) and
   says ``<filledslots>0</filledslots>`` when it sends that element.
 
-Faults (``pipelines.faults``): drift and bad data apply to the events
+Faults (``sandboxes.faults``): drift and bad data apply to the events
 document (both paths); the whole stream is collected, changed with lxml and
 sent again as one chunk (an empty element may come back as ``<x/>``). The key
 is ``<id>``; the date is ``<lastupdate>``, the source's cursor. Drift adds a
@@ -132,8 +132,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from pipelines.faults import FaultTarget
-from pipelines.sandbox import (
+from sandboxes.faults import FaultTarget
+from sandboxes.server import (
     DROP,
     FULL,
     KEEP,
@@ -1060,3 +1060,7 @@ class BrpSandbox(SandboxApp):
                 "      </participant>\n"
             )
         return "    <participants>\n" + "".join(rows) + "    </participants>\n"
+
+
+# The app `sandboxes.registry` serves for this vendor.
+SANDBOX = BrpSandbox
