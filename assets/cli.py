@@ -308,7 +308,8 @@ def demo_command(args: argparse.Namespace) -> int:
         warehouse = _fresh_demo_warehouse(console, args.warehouse)
         if warehouse is None:
             return EXIT_WRONG
-        instance = run_instance(warehouse)
+        # Entered, so that loading definitions sees this instance as the current one.
+        instance = stack.enter_context(run_instance(warehouse))
         servers = _start_sandboxes(stack, args.seed, args.scale, port=0, profile=profile)
         for server in servers:
             os.environ.update(server.app.settings(server.base_url))

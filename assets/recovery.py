@@ -21,9 +21,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES, RunsFilter
 
 PROCESS_TAG = "turnout/process"  # "<host>:<pid>:<process start>", see this_process()
+# A run in any of these may still hold a pool slot.
+NOT_FINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.SUSPENDED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 def this_process() -> str:
@@ -38,7 +46,7 @@ def release_abandoned_runs(instance: dg.DagsterInstance, say: Callable[[str], No
     Returns their run ids; `say` gets one line for each.
     """
     released = []
-    for record in instance.get_run_records(filters=RunsFilter(statuses=NOT_FINISHED_STATUSES)):
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=NOT_FINISHED)):
         run = record.dagster_run
         process = run.tags.get(PROCESS_TAG)
         if process is None or _running(process):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from assets.definitions import DAILY_JOB, RAW_PREFIX, build_definitions, daily_selection
 from assets.failing_rows import failing_rows
@@ -118,7 +117,12 @@ def run_daily_load(
         return outcome
     with exclusive_warehouse(warehouse, say=on_wait, holder=holder):
         left_out = [vendor for vendor in vendors if vendor not in ready]
-        _execute(warehouse, as_of, vendors, left_out, instance or run_instance(warehouse), outcome)
+        if instance is None:
+            # Entered, so that loading definitions sees this instance as the current one.
+            with run_instance(warehouse) as owned:
+                _execute(warehouse, as_of, vendors, left_out, owned, outcome)
+        else:
+            _execute(warehouse, as_of, vendors, left_out, instance, outcome)
         if warehouse.exists():
             # Read without blocking a later writer, once for both.
             with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -156,25 +160,22 @@ def _execute(
     outcome: LoadOutcome,
 ) -> None:
     """Runs the daily job without the vendors left out, and adds its failures and checks to outcome."""
-    # Loading definitions reads the "current" state storage, which a process that has
-    # seen other instances come and go may still point at a disposed one: pin this one.
-    with set_defs_state_storage(instance.defs_state_storage):
-        defs = build_definitions(warehouse, vendors=vendors)
-        job = defs.resolve_job_def(DAILY_JOB)
-        loaded = loaded_datasets(warehouse)
-        graph = defs.resolve_asset_graph()
-        buildable = [key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
-        selection = daily_selection(buildable, left_out, lambda v: v.dataset in loaded)
-        # A run whose process was killed still holds its warehouse slot: free it first.
-        release_abandoned_runs(instance, say=log.warning)
-        tags = {PROCESS_TAG: this_process(), **({AS_OF_TAG: as_of} if as_of else {})}
-        result = job.execute_in_process(
-            instance=instance,
-            tags=tags,
-            asset_selection=selection,
-            raise_on_error=False,
-            run_config=QUIET_CONSOLE,
-        )
+    defs = build_definitions(warehouse, vendors=vendors)
+    job = defs.resolve_job_def(DAILY_JOB)
+    loaded = loaded_datasets(warehouse)
+    graph = defs.resolve_asset_graph()
+    buildable = [key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
+    selection = daily_selection(buildable, left_out, lambda v: v.dataset in loaded)
+    # A run whose process was killed still holds its warehouse slot: free it first.
+    release_abandoned_runs(instance, say=log.warning)
+    tags = {PROCESS_TAG: this_process(), **({AS_OF_TAG: as_of} if as_of else {})}
+    result = job.execute_in_process(
+        instance=instance,
+        tags=tags,
+        asset_selection=selection,
+        raise_on_error=False,
+        run_config=QUIET_CONSOLE,
+    )
     for event in result.get_step_failure_events():
         outcome.failures.append(f"{event.step_key}: {_explained(_failure_message(event.step_failure_data))}")
     for evaluation in result.get_asset_check_evaluations():

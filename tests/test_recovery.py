@@ -9,7 +9,6 @@ import sys
 import uuid
 
 import dagster as dg
-from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
 from assets.recovery import PROCESS_TAG, release_abandoned_runs, this_process
 from assets.settings import WAREHOUSE_POOL
@@ -18,7 +17,7 @@ from assets.settings import WAREHOUSE_POOL
 def _started_run(instance: dg.DagsterInstance, process: str | None, step_key: str) -> str:
     run_id = str(uuid.uuid4())
     tags = {PROCESS_TAG: process} if process is not None else {}
-    instance.add_run(DagsterRun(job_name="daily_load", run_id=run_id, status=DagsterRunStatus.STARTED, tags=tags))
+    instance.add_run(dg.DagsterRun(job_name="daily_load", run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=tags))
     instance.event_log_storage.claim_concurrency_slot(WAREHOUSE_POOL, run_id, step_key)
     return run_id
 
@@ -40,9 +39,9 @@ def test_only_runs_whose_process_is_gone_are_failed_and_release_their_slot(insta
     released = release_abandoned_runs(instance, said.append)
 
     assert sorted(released) == sorted([dead, reused])
-    assert instance.get_run_by_id(dead).status == DagsterRunStatus.FAILURE
-    assert instance.get_run_by_id(reused).status == DagsterRunStatus.FAILURE
-    assert instance.get_run_by_id(alive).status == DagsterRunStatus.STARTED
+    assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(reused).status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED
     claimed = {slot.run_id for slot in instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots}
     assert claimed == {alive}
     assert len(said) == 2 and all("marked failed" in line for line in said)
@@ -53,4 +52,4 @@ def test_runs_without_the_tag_are_left_to_dagster(instance):
     launched = _started_run(instance, None, "load_opus")
 
     assert release_abandoned_runs(instance, print) == []
-    assert instance.get_run_by_id(launched).status == DagsterRunStatus.STARTED
+    assert instance.get_run_by_id(launched).status == dg.DagsterRunStatus.STARTED
