@@ -27,13 +27,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assets.definitions import DAILY_JOB
-from assets.locks import (
-    DEFAULT_LOCK_TIMEOUT_SECONDS,
-    LOCK_TIMEOUT_ENV,
-    WarehouseBusy,
-    exclusive_warehouse,
-    lock_timeout,
-)
+from assets.locks import DEFAULT_LOCK_TIMEOUT_SECONDS, LOCK_TIMEOUT_ENV, lock_timeout
 from assets.runlog import run_log
 from assets.runner import CROSS_VENDOR, LoadOutcome, run_daily_load, run_instance
 from assets.settings import (
@@ -54,6 +48,7 @@ from assets.settings import (
     schedule_cron,
     warehouse_path,
 )
+from assets.warehouse import Warehouse, WarehouseBusy
 from pipelines import settings as source_settings
 from pipelines.registry import VENDORS
 from pipelines.vendor import Vendor
@@ -297,8 +292,8 @@ def demo_command(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         try:
             # Held from before an old demo warehouse is removed until the last day is loaded.
-            stack.enter_context(exclusive_warehouse(
-                warehouse_path(args.warehouse or DEMO_WAREHOUSE), say=say, holder="turnout demo"))
+            stack.enter_context(Warehouse.from_env(args.warehouse or DEMO_WAREHOUSE).exclusive(
+                say=say, holder="turnout demo"))
         except WarehouseBusy as busy:
             console.print(str(busy), style="red", markup=False, soft_wrap=True)
             return EXIT_BUSY

@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from assets.settings import DASHBOARD_HOST, DASHBOARD_PORT
+from assets.warehouse import Warehouse, WarehouseBusy
 
 TITLE = "Turnout — how did our events do"
 EMPTY = "–"  # what a NULL figure shows as: the vendor cannot give it, which is not 0
@@ -51,10 +52,6 @@ SESSIONS_SQL = """
     from marts.rpt_session_attendance
 """
 AS_OF_SQL = "select max(as_of) from marts.rpt_event_attendance"
-
-
-class WarehouseBusy(Exception):
-    """A load holds the warehouse's write lock, so it cannot be opened to read."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,14 +81,9 @@ class Figures:
 
 
 def read_reports(warehouse: Path) -> Reports:
-    """The three reporting tables, read on a read-only connection closed before returning."""
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseBusy(str(exc)) from exc
-        raise
-    try:
+    """The three reporting tables, read on a read-only connection closed before returning.
+    WarehouseBusy while a load holds the file."""
+    with Warehouse.of(warehouse).reading() as con:
         return Reports(
             warehouse=warehouse,
             events=con.execute(EVENTS_SQL).df(),
@@ -100,8 +92,6 @@ def read_reports(warehouse: Path) -> Reports:
             read_at=dt.datetime.now().astimezone(),
             as_of=reports_as_of(con),
         )
-    finally:
-        con.close()
 
 
 def reports_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:

@@ -11,8 +11,10 @@ from dagster_dlt import DagsterDltResource
 
 from assets.freshness import arrival_checks
 from assets.ingest import vendor_assets
-from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, schedule_cron, warehouse_path
+from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, schedule_cron
 from assets.transform import dbt_executable, dbt_project, warehouse_models
+from assets.vendor_models import model_vendor
+from assets.warehouse import Warehouse
 from pipelines import settings
 from pipelines.registry import VENDORS
 from pipelines.vendor import Vendor
@@ -26,7 +28,7 @@ WAREHOUSE_EXECUTOR = dg.multiprocess_executor.configured(
 
 
 def build_definitions(
-    warehouse: str | os.PathLike[str] | None = None,
+    warehouse: Warehouse | str | os.PathLike[str] | None = None,
     vendors: Sequence[Vendor] = VENDORS,
     cron: str | None = None,
 ) -> dg.Definitions:
@@ -35,13 +37,12 @@ def build_definitions(
     broken = settings.file_problems()
     if broken:
         raise settings.BrokenFile("; ".join(broken))
-    warehouse_file = warehouse_path(warehouse)
-    warehouse_file.parent.mkdir(parents=True, exist_ok=True)
+    # The warehouse given, else $TURNOUT_WAREHOUSE's: one resource every asset and check uses.
+    the_warehouse = Warehouse.of(warehouse) if warehouse is not None else Warehouse.from_env()
+    the_warehouse.location.parent.mkdir(parents=True, exist_ok=True)
     project = dbt_project()
-    loads = [vendor_assets(vendor, warehouse_file) for vendor in vendors]
-    models = warehouse_models(
-        project, warehouse_file, without_vendors=[v.name for v in VENDORS if v not in vendors]
-    )
+    loads = [vendor_assets(vendor, the_warehouse) for vendor in vendors]
+    models = warehouse_models(project, without_vendors=[v.name for v in VENDORS if v not in vendors])
     daily_job = dg.define_asset_job(DAILY_JOB, selection=dg.AssetSelection.all())
     every_key = [key for assets in (*loads, models) for key in assets.keys]
 
@@ -68,10 +69,11 @@ def build_definitions(
 
     return dg.Definitions(
         assets=[*loads, models],
-        asset_checks=[arrival_checks(vendors, warehouse_file)],
+        asset_checks=[arrival_checks(vendors)],
         jobs=[daily_job],
         schedules=[daily_load_schedule],
-        resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_executable())},
+        resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_executable()),
+                   "warehouse": the_warehouse},
         executor=WAREHOUSE_EXECUTOR,
     )
 
@@ -80,14 +82,14 @@ def daily_selection(
     keys: Iterable[dg.AssetKey], skipped: Sequence[Vendor], was_loaded: Callable[[Vendor], bool]
 ) -> list[dg.AssetKey]:
     """What a daily run can build: everything but the raw tables of the vendors skipped
-    (not configured), and their staging models too when they were never loaded (those
-    views would have no table)."""
+    (not configured), and their own models too (staging, and intermediate per vendor) when
+    they were never loaded (those views would have no table)."""
 
     def unbuildable(key: dg.AssetKey) -> bool:
         for vendor in skipped:
             if key.path[0] == vendor.dataset:
                 return True
-            if key.path[-1].startswith(f"stg_{vendor.name}__") and not was_loaded(vendor):
+            if model_vendor(key.path[-1]) == vendor.name and not was_loaded(vendor):
                 return True
         return False
 

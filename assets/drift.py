@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from assets.warehouse import Warehouse
 
 VARIANT_MARK = "__v_"
 DLT_PREFIX = "_dlt"
@@ -42,11 +45,11 @@ class Drift:
         return f"{self.table}.{self.column}: no longer sent (NULL in every row of this load)"
 
 
-def dataset_columns(warehouse: Path, dataset: str) -> Columns:
+def dataset_columns(warehouse: Warehouse, dataset: str) -> Columns:
     """Every table's columns in a dataset, skipping dlt's own tables; empty if none yet."""
     if not warehouse.exists():
         return {}
-    with _connect(warehouse) as con:
+    with warehouse.within_a_write() as con:
         rows = con.execute(
             "select table_name, column_name from information_schema.columns where table_schema = ?",
             [dataset]).fetchall()
@@ -57,10 +60,10 @@ def dataset_columns(warehouse: Path, dataset: str) -> Columns:
     return columns
 
 
-def load_ids(warehouse: Path, dataset: str) -> set[str]:
+def load_ids(warehouse: Warehouse, dataset: str) -> set[str]:
     if not warehouse.exists():
         return set()
-    with _connect(warehouse) as con:
+    with warehouse.within_a_write() as con:
         present = con.execute("select count(*) from information_schema.tables "
                               "where table_schema = ? and table_name = '_dlt_loads'", [dataset]).fetchone()[0]
         if not present:
@@ -80,7 +83,7 @@ def new_columns(before: Columns, after: Columns) -> list[Drift]:
     return drift
 
 
-def gone_columns(warehouse: Path, dataset: str, tables: Mapping[str, set[str]],
+def gone_columns(warehouse: Warehouse, dataset: str, tables: Mapping[str, set[str]],
                  loads: Iterable[str]) -> list[Drift]:
     """Columns no row of these loads has, that most earlier rows had; and text columns that
     now hold JSON objects or lists where no earlier row did (dlt stores an object sent for a
@@ -90,7 +93,7 @@ def gone_columns(warehouse: Path, dataset: str, tables: Mapping[str, set[str]],
         return []
     drift = []
     marks = ", ".join("?" for _ in loads)
-    with _connect(warehouse) as con:
+    with warehouse.within_a_write() as con:
         for table in sorted(tables):
             types = _columns_of(con, dataset, table)
             columns = sorted(c for c in tables[table] if c in types and not c.startswith(DLT_PREFIX)
@@ -113,13 +116,6 @@ def gone_columns(warehouse: Path, dataset: str, tables: Mapping[str, set[str]],
                 if now[index] == 0 and earlier[index] / earlier[0] >= EARLIER_SHARE_FOR_GONE:
                     drift.append(Drift(table, "no longer sent", column))
     return drift
-
-
-def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    # Read-write on purpose: the load step calling this already holds the warehouse, and
-    # dlt may keep a read-write connection open in this process, which a read-only one
-    # to the same file would conflict with.
-    return duckdb.connect(str(warehouse))
 
 
 def _json_count(column: str) -> str:

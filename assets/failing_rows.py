@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from assets.vendor_models import model_vendor
+
 SHOWN_ROWS = 3
 SHOWN_IDS = 4
 UNIQUENESS_TESTS = {"unique", "unique_combination"}
@@ -23,7 +25,6 @@ SURROGATE_SUFFIX = "_key"  # a hash Turnout makes, meaningless to anyone looking
 VENDOR_COLUMN = "vendor"
 # Turnout names a vendor's own ids vendor_<entity>_id in every layer.
 VENDOR_ID = re.compile(r"^vendor_\w+_id$")
-STAGING_MODEL = re.compile(r"^stg_(?P<vendor>[a-z0-9]+)__")
 
 
 def failing_rows(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], test_id: str) -> str | None:
@@ -119,8 +120,7 @@ def _names_rows(columns: Sequence[str]) -> bool:
 
 
 def _model_vendor(model: Mapping[str, Any] | None) -> str:
-    match = STAGING_MODEL.match(model["name"]) if model else None
-    return match["vendor"] if match else "?"
+    return (model_vendor(model["name"]) if model else None) or "?"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:

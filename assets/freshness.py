@@ -14,12 +14,11 @@ clock is loaded today, so that is as far as the check can look.
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, freshness_hours
+from assets.warehouse import Warehouse
 from pipelines.vendor import Vendor
 
 CHECKED_ASSET = dg.AssetKey(["marts", "dim_events"])
@@ -30,7 +29,7 @@ def check_name(vendor: Vendor) -> str:
     return f"{vendor.name}_arrived_today"
 
 
-def arrival_checks(vendors: Sequence[Vendor], warehouse: Path) -> dg.AssetChecksDefinition:
+def arrival_checks(vendors: Sequence[Vendor]) -> dg.AssetChecksDefinition:
     specs = [
         dg.AssetCheckSpec(
             name=check_name(vendor), asset=CHECKED_ASSET, blocking=False,
@@ -43,7 +42,7 @@ def arrival_checks(vendors: Sequence[Vendor], warehouse: Path) -> dg.AssetChecks
 
     @dg.multi_asset_check(specs=specs, name="vendor_arrivals", can_subset=True, pool=WAREHOUSE_POOL,
                           op_tags={WAREHOUSE_OP_TAG: "warehouse"})
-    def vendor_arrivals(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+    def vendor_arrivals(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[dg.AssetCheckResult]:
         now, max_hours = dt.datetime.now(dt.UTC), freshness_hours()
         as_of = context.run.tags.get(AS_OF_TAG)
         selected = {key.name for key in context.selected_asset_check_keys}
@@ -108,11 +107,11 @@ def _arrived_by_age(vendor: Vendor, last_load: dt.datetime, now: dt.datetime, da
                    f"{vendor.title}: no data arrived in {window}; the last load completed {stamp}.")
 
 
-def last_completed_loads(warehouse: Path, vendors: Sequence[Vendor]) -> dict[str, dt.datetime]:
+def last_completed_loads(warehouse: Warehouse, vendors: Sequence[Vendor]) -> dict[str, dt.datetime]:
     """The time of each vendor's last completed dlt load, by dataset (UTC)."""
     if not warehouse.exists() or not vendors:
         return {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with warehouse.reading() as con:
         present = {name for (name,) in con.execute(
             "select table_schema from information_schema.tables where table_name = '_dlt_loads'").fetchall()}
         loads = {}

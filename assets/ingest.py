@@ -3,7 +3,6 @@
 import ctypes
 import gc
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -12,13 +11,13 @@ import pyarrow
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from assets.drift import dataset_columns, gone_columns, load_ids, new_columns
-from assets.locks import WarehouseBusy, exclusive_warehouse, kept_open, step_holder
+from assets.locks import step_holder
 from assets.recovery import PROCESS_TAG
-from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL, duckdb_memory_limit, pipelines_dir
+from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL
+from assets.warehouse import Warehouse, WarehouseBusy
 from pipelines import settings
 from pipelines.http import vendor_error_behind
 from pipelines.vendor import Vendor, unreachable_settings
@@ -49,18 +48,18 @@ def pipeline_name(vendor_name: str) -> str:
     return f"turnout_{vendor_name}"
 
 
-def vendor_pipeline(vendor: Vendor, warehouse: Path) -> dlt.Pipeline:
+def vendor_pipeline(vendor: Vendor, warehouse: Warehouse) -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=pipeline_name(vendor.name),
-        destination=dlt.destinations.duckdb(
-            DuckDbCredentials(str(warehouse), global_config={"memory_limit": duckdb_memory_limit()})
-        ),
+        destination=warehouse.dlt_destination(),
         dataset_name=vendor.dataset,
-        pipelines_dir=str(pipelines_dir(warehouse)),
+        pipelines_dir=str(warehouse.dlt_working_dir()),
     )
 
 
-def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
+def vendor_assets(vendor: Vendor, warehouse: Warehouse) -> dg.AssetsDefinition:
+    """The vendor's raw tables as assets, loaded into the `warehouse` resource of the run."""
+
     @dlt_assets(
         dlt_source=vendor.source_for_specs(),
         dlt_pipeline=vendor_pipeline(vendor, warehouse),
@@ -69,7 +68,7 @@ def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         op_tags={WAREHOUSE_OP_TAG: "warehouse"},
     )
-    def load_vendor(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+    def load_vendor(context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse) -> Iterator[Any]:
         # The same checks as `turnout run` makes first, for runs the schedule starts; a run
         # `turnout run` started (it tags its process) has probed the host already.
         problems = vendor.setting_problems()
@@ -83,15 +82,16 @@ def vendor_assets(vendor: Vendor, warehouse: Path) -> dg.AssetsDefinition:
         as_of = context.run.tags.get(AS_OF_TAG)
         try:
             # Held for extract and normalize too: they use the pipeline folder beside the warehouse.
-            with exclusive_warehouse(warehouse, say=context.log.warning, holder=step_holder(context)):
+            with warehouse.exclusive(say=context.log.warning, holder=step_holder(context)):
                 columns_before = dataset_columns(warehouse, vendor.dataset)
                 loads_before = load_ids(warehouse, vendor.dataset)
                 # Open throughout dlt's run, so no other process can open the file between
                 # dlt's first look at it (its state) and the load at the end.
-                with kept_open(warehouse, say=context.log.warning):
+                with warehouse.held_open(say=context.log.warning):
                     yield from dlt.run(
                         context=context,
                         dlt_source=vendor.source(as_of=as_of),
+                        dlt_pipeline=vendor_pipeline(vendor, warehouse),
                         loader_file_format=LOADER_FILE_FORMAT,
                     )
                 yield from drift_observations(context, vendor, warehouse, columns_before, loads_before)
@@ -126,7 +126,7 @@ def release_freed_memory() -> None:
         pass  # not glibc: its allocator decides
 
 
-def drift_observations(context: AssetExecutionContext, vendor: Vendor, warehouse: Path,
+def drift_observations(context: AssetExecutionContext, vendor: Vendor, warehouse: Warehouse,
                        columns_before: dict[str, set[str]], loads_before: set[str]) -> Iterator[dg.AssetObservation]:
     """One observation per raw table whose shape the load changed, and a warning in the log."""
     if not columns_before:

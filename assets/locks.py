@@ -1,5 +1,7 @@
 """One Turnout writer per warehouse file at a time, and patience with other processes' DuckDB locks.
 
+How assets.warehouse.Warehouse keeps its one-writer rule; nothing else calls this module.
+
 Two guards, taken in this order by everything that writes the warehouse (`turnout run`,
 `turnout demo`, and each writing Dagster step, so runs started by `dagster dev` behave
 the same):

@@ -14,10 +14,11 @@ import duckdb
 from assets.definitions import DAILY_JOB, RAW_PREFIX, build_definitions, daily_selection
 from assets.failing_rows import failing_rows
 from assets.ingest import SCHEMA_DRIFT
-from assets.locks import Say, exclusive_warehouse, lock_holder_in
+from assets.locks import Say
 from assets.recovery import PROCESS_TAG, release_abandoned_runs, this_process
 from assets.settings import AS_OF_TAG, dagster_home
 from assets.transform import dbt_project, ensure_manifest
+from assets.warehouse import Warehouse
 from pipelines import settings
 from pipelines.registry import VENDORS
 from pipelines.vendor import Vendor, unreachable_settings
@@ -93,7 +94,7 @@ def run_instance(warehouse: Path) -> dg.DagsterInstance:
 
 
 def run_daily_load(
-    warehouse: Path,
+    warehouse: Warehouse | Path,
     as_of: str | None = None,
     vendors: Sequence[Vendor] = VENDORS,
     instance: dg.DagsterInstance | None = None,
@@ -104,7 +105,7 @@ def run_daily_load(
 
     A vendor with no settings at all is skipped; one whose settings are incomplete,
     malformed or point at a host that does not answer fails at once, naming the setting,
-    and the others still load. The warehouse is held for the whole run (see assets.locks):
+    and the others still load. The warehouse is held for the whole run (see assets.warehouse):
     `on_wait` hears about a wait for another process, and WarehouseBusy is raised when
     the wait would outlast $TURNOUT_LOCK_TIMEOUT.
     """
@@ -115,17 +116,18 @@ def run_daily_load(
         if not problems:
             outcome.failures.append("no vendor is configured")
         return outcome
-    with exclusive_warehouse(warehouse, say=on_wait, holder=holder):
+    warehouse = Warehouse.of(warehouse)
+    with warehouse.exclusive(say=on_wait, holder=holder):
         left_out = [vendor for vendor in vendors if vendor not in ready]
         if instance is None:
             # Entered, so that loading definitions sees this instance as the current one.
-            with run_instance(warehouse) as owned:
+            with run_instance(warehouse.location) as owned:
                 _execute(warehouse, as_of, vendors, left_out, owned, outcome)
         else:
             _execute(warehouse, as_of, vendors, left_out, instance, outcome)
         if warehouse.exists():
             # Read without blocking a later writer, once for both.
-            with duckdb.connect(str(warehouse), read_only=True) as con:
+            with warehouse.reading() as con:
                 outcome.mart_rows = mart_rows(con)
                 outcome.rejected = rejected_rows(con)
                 if outcome.failed_tests:
@@ -152,7 +154,7 @@ def vet_vendors(vendors: Sequence[Vendor]) -> tuple[list[Vendor], list[Vendor], 
 
 
 def _execute(
-    warehouse: Path,
+    warehouse: Warehouse,
     as_of: str | None,
     vendors: Sequence[Vendor],
     left_out: Sequence[Vendor],
@@ -215,11 +217,11 @@ def schema_drift(observations: Sequence[dg.DagsterEvent]) -> list[str]:
     return sorted(lines)
 
 
-def loaded_datasets(warehouse: Path) -> set[str]:
+def loaded_datasets(warehouse: Warehouse) -> set[str]:
     """The raw_<vendor> schemas already in the warehouse."""
     if not warehouse.exists():
         return set()
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with warehouse.reading() as con:
         rows = con.execute("select schema_name from information_schema.schemata").fetchall()
     return {name for (name,) in rows if name.startswith(RAW_PREFIX)}
 
@@ -277,7 +279,7 @@ def rejected_rows(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _explained(message: str) -> str:
     """DuckDB refusing a step the file (deep in dlt's or dbt's error), said as what happened
     and what to do."""
-    holder = lock_holder_in(message)
+    holder = Warehouse.holder_named_in(message)
     if holder is None:
         return message
     return (f"DuckDB refused to open the warehouse: another process has it open ({holder}), "

@@ -14,15 +14,17 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from assets.locks import WarehouseBusy, exclusive_warehouse, step_holder
+from assets.locks import step_holder
 from assets.settings import (
     AS_OF_TAG,
     DBT_PROJECT_DIR,
     WAREHOUSE_OP_TAG,
     WAREHOUSE_POOL,
-    duckdb_memory_limit,
     hash_personal_data,
 )
+from assets.vendor_models import VENDOR_FOLDERS, write_vendor_macro
+from assets.warehouse import Warehouse, WarehouseBusy
+from pipelines.registry import VENDORS
 
 MANIFEST_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 # dagster-dbt gives every invocation a target folder of its own (compiled SQL, run results).
@@ -58,10 +60,12 @@ def dbt_project() -> DbtProject:
 
 
 def ensure_manifest(project: DbtProject) -> Path:
-    """Parses the dbt project when its manifest is missing or older than its sources.
+    """Parses the dbt project when its manifest is missing or older than its sources, after
+    bringing dbt's list of vendors up to date with the registry (assets.vendor_models).
 
     `prepare_if_dev()` only does this under `dagster dev`; the CLI and tests need it too.
     """
+    write_vendor_macro(Path(project.project_dir), VENDORS)
     manifest = Path(project.manifest_path)
     if not manifest.exists() or manifest.stat().st_mtime < _newest_input(project.project_dir):
         DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
@@ -129,16 +133,10 @@ def dbt_vars(settings: Mapping[str, Any], as_of: str | None, today: dt.date | No
     return json.dumps({**settings, **dated})
 
 
-def warehouse_models(
-    project: DbtProject, warehouse: Path, without_vendors: Sequence[str] = ()
-) -> dg.AssetsDefinition:
-    """The dbt models as assets; a code location without some vendors leaves out their staging."""
-    settings = {
-        "warehouse_path": str(warehouse),
-        "hash_personal_data": hash_personal_data(),
-        "duckdb_memory_limit": duckdb_memory_limit(),
-    }
-    exclude = " ".join(f"path:models/staging/{vendor}" for vendor in without_vendors)
+def warehouse_models(project: DbtProject, without_vendors: Sequence[str] = ()) -> dg.AssetsDefinition:
+    """The dbt models as assets, built in the run's `warehouse` resource; a code location without
+    some vendors leaves out their own models."""
+    exclude = " ".join(f"path:models/{layer}/{vendor}" for vendor in without_vendors for layer in VENDOR_FOLDERS)
 
     @dbt_assets(
         manifest=ensure_manifest(project),
@@ -149,9 +147,10 @@ def warehouse_models(
         pool=WAREHOUSE_POOL,
         op_tags={WAREHOUSE_OP_TAG: "warehouse"},
     )
-    def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator[Any]:
+        settings = {**warehouse.dbt_target(), "hash_personal_data": hash_personal_data()}
         try:
-            with exclusive_warehouse(warehouse, say=context.log.warning, holder=step_holder(context)):
+            with warehouse.exclusive(say=context.log.warning, holder=step_holder(context)):
                 build_vars = dbt_vars(settings, context.run.tags.get(AS_OF_TAG))
                 invocation = dbt.cli(["build", "--vars", build_vars], context=context)
                 yield from invocation.stream()

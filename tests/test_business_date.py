@@ -82,7 +82,7 @@ JUDGED_AT_THE_BUSINESS_MOMENT = {
            and (attendees is not null or minutes_attended is not null or average_minutes_attended is not null
                 or attention_checks_passed is not null or attention_checks_issued is not null)""",
     "EventBookings check-in rows of events not started":
-        """select count(*) from staging.stg_eventbookings__session_attendance a
+        """select count(*) from staging.int_eventbookings__session_attendance a
            join staging.stg_eventbookings__events e using (vendor_event_id)
            where e.starts_at > $moment or a.checked_in_at > $moment""",
     "registrations, cancellations and orders dated after it":

@@ -126,7 +126,7 @@ def test_the_sessions_printed_as_empty_objects_land_and_are_rejected_for_their_m
 def test_ticket_levels_as_printed(load):
     tickets = query(load.warehouse, f"""
         select ticket_name, category, quantity, quantity_sold
-        from staging.stg_eventbookings__tickets where vendor_event_id = '{VENUE_EVENT}'""")
+        from staging.int_eventbookings__tickets where vendor_event_id = '{VENUE_EVENT}'""")
     assert Counter(tickets) == Counter([
         ("Single Ticket WITHOUT Variation", "ticket", 50, 30),
         ("This is a donation ticket", "donation", 50, 30),
@@ -137,7 +137,7 @@ def test_ticket_levels_as_printed(load):
 def test_ticket_prices_to_the_cent_without_a_currency(load):
     prices = query(load.warehouse, f"""
         select variation, price, typeof(price), currency, places_per_ticket, quantity_sold
-        from staging.stg_eventbookings__ticket_prices where vendor_event_id = '{VENUE_EVENT}'""")
+        from staging.int_eventbookings__ticket_prices where vendor_event_id = '{VENUE_EVENT}'""")
     # "$30.0", "$300.00" and "$100.00"; the donation ticket has no price. The "$" names no
     # currency and the event's is "": NULL.
     assert Counter(prices) == Counter([

@@ -5,6 +5,7 @@ import pytest
 from assets.cli import main
 from assets.ingest import vendor_pipeline
 from assets.settings import duckdb_memory_limit
+from assets.warehouse import Warehouse
 from pipelines.registry import VENDORS
 
 
@@ -24,7 +25,7 @@ def test_the_loads_run_under_the_memory_limit(value, shown, monkeypatch, tmp_pat
         monkeypatch.delenv("TURNOUT_DUCKDB_MEMORY_LIMIT", raising=False)
     else:
         monkeypatch.setenv("TURNOUT_DUCKDB_MEMORY_LIMIT", value)
-    pipeline = vendor_pipeline(VENDORS[0], tmp_path / "turnout.duckdb")
+    pipeline = vendor_pipeline(VENDORS[0], Warehouse.of(tmp_path / "turnout.duckdb"))
     with pipeline.sql_client() as client:
         (setting,) = client.execute_sql("select current_setting('memory_limit')")[0]
     assert setting == shown

@@ -7,7 +7,7 @@
 #}
 {% macro vendor_counts_disagree(raw, mart_model, mart_filter) -%}
     {%- set selects = [] -%}
-    {%- for vendor, spec in raw.items() if vendor in var('turnout_vendors') -%}
+    {%- for vendor, spec in raw.items() if vendor in turnout_vendors() -%}
         {%- set relation = source('raw_' ~ vendor, spec[0]) -%}
         {%- if not execute or load_relation(relation) is not none -%}
             {%- do selects.append(

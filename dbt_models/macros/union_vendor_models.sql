@@ -1,14 +1,14 @@
 {#
-  Unions the conformed staging model of one entity across every vendor that
-  provides it (var turnout_vendors). `columns` maps each conformed column to
+  Unions the conformed model of one entity across every vendor that provides
+  it (turnout_vendors(), generated from the registry). `columns` maps each conformed column to
   its type, in order; a vendor's model without a conformed column gives a typed
   NULL there. A vendor that was never loaded has no staging relation at run
   time and is left out; with none at all the result is empty but typed.
 #}
 {% macro union_vendor_models(entity, columns) -%}
     {%- set models = [] -%}
-    {%- for vendor, entities in var('turnout_vendors').items() if entity in entities -%}
-        {%- do models.append(ref('stg_' ~ vendor ~ '__' ~ entity)) -%}
+    {%- for vendor, entities in turnout_vendors().items() if entity in entities -%}
+        {%- do models.append(ref(entities[entity])) -%}
     {%- endfor -%}
     {%- set built = [] -%}
     {%- for model in models if not execute or load_relation(model) is not none -%}

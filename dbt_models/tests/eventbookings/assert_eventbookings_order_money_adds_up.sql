@@ -3,12 +3,12 @@
 -- order's own currency (where given) is its event's.
 with lines as (
     select vendor_order_id, sum(amount) as lines_amount, sum(unit_price * quantity) as priced_amount
-    from {{ ref('stg_eventbookings__order_lines') }}
+    from {{ ref('int_eventbookings__order_lines') }}
     group by vendor_order_id
 )
 
 select orders.vendor_order_id
-from {{ ref('stg_eventbookings__orders') }} as orders
+from {{ ref('int_eventbookings__orders') }} as orders
 left join lines on lines.vendor_order_id = orders.vendor_order_id
 where coalesce(lines.lines_amount, 0) <> orders.subtotal_amount
     or coalesce(lines.priced_amount, 0) <> orders.subtotal_amount

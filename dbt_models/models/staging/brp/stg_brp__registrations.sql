@@ -10,15 +10,15 @@ with versions as (
     from {{ source('raw_brp', 'participants') }}
 )
 
+-- Not given by BRP, so not here: email, registered_at (NULL in the cross-vendor union,
+-- see union_vendor_models).
 select
     'brp' as vendor,
     cast(event_id as varchar) as vendor_event_id,
     cast(eventbookingid as varchar) as vendor_registration_id,
     cast(personid as varchar) as vendor_person_id,
-    cast(null as varchar) as email,
     nullif(trim(firstname), '') as first_name,
     nullif(trim(lastname), '') as last_name,
-    cast(null as timestamptz) as registered_at,
     _dlt_valid_from as first_seen_at,
     case when _dlt_valid_to is null then 'registered' else 'cancelled' end as status,
     _dlt_valid_to as cancelled_at

@@ -1,3 +1,5 @@
+-- Not given by EventBookings, so not here: public_starts_at, public_ends_at, filled,
+-- business_unit (NULL in the cross-vendor union, see union_vendor_models).
 select
     'eventbookings' as vendor,
     uuid as vendor_event_id,
@@ -9,14 +11,8 @@ select
     -- `attending_on` holds the start and the end as {utc, local} pairs.
     {{ utc_timestamp("json_extract_string(attending_on, '$[0].utc')") }} as starts_at,
     {{ utc_timestamp("json_extract_string(attending_on, '$[#-1].utc')") }} as ends_at,
-    -- Only Icareus publishes separate public times.
-    cast(null as timestamptz) as public_starts_at,
-    cast(null as timestamptz) as public_ends_at,
     -- A capacity of 0 means none was set.
     nullif({{ to_integer("json_extract_string(settings, '$.event_capacity')") }}, 0) as capacity,
-    -- Places taken are counted from the attendees in the marts; no business unit either.
-    cast(null as bigint) as filled,
-    cast(null as varchar) as business_unit,
     case
         when {{ to_boolean(name_value('extended_status', 'cancelled')) }} or status = 'cancelled' then 'cancelled'
     end as status,

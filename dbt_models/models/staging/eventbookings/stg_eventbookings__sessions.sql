@@ -1,3 +1,5 @@
+-- Not given by EventBookings, so not here: public_starts_at, public_ends_at (NULL in the
+-- cross-vendor union, see union_vendor_models).
 select
     'eventbookings' as vendor,
     {{ to_text('event_uuid') }} as vendor_event_id,
@@ -8,8 +10,5 @@ select
     status,
     {{ utc_timestamp("json_extract_string(session_starts_on, '$.utc')") }} as starts_at,
     {{ utc_timestamp("json_extract_string(session_ends_on, '$.utc')") }} as ends_at,
-    -- Only Icareus publishes separate public times.
-    cast(null as timestamptz) as public_starts_at,
-    cast(null as timestamptz) as public_ends_at,
     nullif(json_extract_string(configuration, '$.attributes[0].value.name'), '') as room
 from {{ source('raw_eventbookings', 'sessions') }}

@@ -6,6 +6,8 @@ with events as (
     from {{ source('raw_icareus', 'events') }}
 )
 
+-- Not given by Icareus, so not here: timezone, currency, capacity, filled,
+-- business_unit, status (NULL in the cross-vendor union, see union_vendor_models).
 select
     'icareus' as vendor,
     cast(event_id as varchar) as vendor_event_id,
@@ -15,19 +17,11 @@ select
     language as default_language,
     cast(event_languages as varchar[]) as languages,
     {{ to_text('external_id') }} as external_id,
-    cast(null as varchar) as timezone,
-    -- Nothing is sold through this API: no currency, no capacity, no places taken.
-    cast(null as varchar) as currency,
     {{ from_epoch_ms('start_time') }} as starts_at,
     {{ plus_seconds(from_epoch_ms('start_time'), 'duration') }} as ends_at,
     {{ from_epoch_ms('start_time_public') }} as public_starts_at,
     {{ plus_seconds(from_epoch_ms('start_time_public'), 'duration_public') }} as public_ends_at,
     cast(duration as bigint) as duration_seconds,
-    cast(null as bigint) as capacity,
-    cast(null as bigint) as filled,
-    cast(null as varchar) as business_unit,
-    -- No event status either; dim_events derives one from the calendar.
-    cast(null as varchar) as status,
     cast(is_multiroom as boolean) as is_multiroom,
     cast(main_event_room_id as varchar) as main_room_id,
     cast(event_theme as varchar) as event_theme_id,

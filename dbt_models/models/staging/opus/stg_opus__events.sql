@@ -1,3 +1,6 @@
+-- Not given by OPUS, so not here: currency, public_starts_at, public_ends_at, capacity,
+-- filled, business_unit, status (NULL in the cross-vendor union, see
+-- union_vendor_models).
 select
     'opus' as vendor,
     {{ to_text('id') }} as vendor_event_id,
@@ -8,16 +11,6 @@ select
     {{ to_text('slug') }} as slug,
     {{ to_text('url') }} as url,
     {{ to_text('timezone') }} as timezone,
-    -- OPUS sells no tickets through this API: no currency.
-    cast(null as varchar) as currency,
     {{ utc_timestamp('start_date') }} as starts_at,
-    {{ utc_timestamp('end_date') }} as ends_at,
-    -- Only Icareus publishes separate public times.
-    cast(null as timestamptz) as public_starts_at,
-    cast(null as timestamptz) as public_ends_at,
-    -- OPUS publishes neither a capacity, places taken, a business unit nor an event status.
-    cast(null as bigint) as capacity,
-    cast(null as bigint) as filled,
-    cast(null as varchar) as business_unit,
-    cast(null as varchar) as status
+    {{ utc_timestamp('end_date') }} as ends_at
 from {{ source('raw_opus', 'events') }}

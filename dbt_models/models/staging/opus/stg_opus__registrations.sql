@@ -9,6 +9,8 @@ with versions as (
     from {{ source('raw_opus', 'registrants') }}
 )
 
+-- Not given by OPUS, so not here: first_seen_at (NULL in the cross-vendor union, see
+-- union_vendor_models).
 select
     'opus' as vendor,
     cast(event_id as varchar) as vendor_event_id,
@@ -20,8 +22,6 @@ select
     {{ to_text('user_company') }} as company,
     {{ to_text('user_title') }} as job_title,
     {{ utc_timestamp('registered') }} as registered_at,
-    -- OPUS dates every registration; when Turnout first saw it is not needed.
-    cast(null as timestamptz) as first_seen_at,
     case when _dlt_valid_to is null then 'registered' else 'cancelled' end as status,
     _dlt_valid_to as cancelled_at,
     source as registration_source

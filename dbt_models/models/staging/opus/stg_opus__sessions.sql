@@ -1,3 +1,5 @@
+-- Not given by OPUS, so not here: public_starts_at, public_ends_at (NULL in the cross-
+-- vendor union, see union_vendor_models).
 select
     'opus' as vendor,
     cast(event_id as varchar) as vendor_event_id,
@@ -7,9 +9,6 @@ select
     title,
     {{ utc_timestamp('start_date_time') }} as starts_at,
     {{ utc_timestamp('end_date_time') }} as ends_at,
-    -- Only Icareus publishes separate public times.
-    cast(null as timestamptz) as public_starts_at,
-    cast(null as timestamptz) as public_ends_at,
     {{ to_text('session_room') }} as room,
     {{ to_integer('alertness_issued') }} as attention_checks_issued,
     {{ to_integer('alertness_required') }} as attention_checks_required

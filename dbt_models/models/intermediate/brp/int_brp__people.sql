@@ -9,14 +9,13 @@ with ranked as (
     from {{ ref('stg_brp__registrations') }}
 )
 
+-- Not given by BRP, so not here: email, company, job_title (NULL in the
+-- cross-vendor union, see union_vendor_models).
 select
     'brp' as vendor,
     vendor_person_id,
-    email,
     first_name,
     last_name,
-    cast(null as varchar) as company,
-    cast(null as varchar) as job_title,
     first_seen_at as last_seen_at
 from ranked
 where recency = 1

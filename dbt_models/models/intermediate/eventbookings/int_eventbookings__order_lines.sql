@@ -12,4 +12,4 @@ select
     orders.currency
 from {{ nested_source('raw_eventbookings', 'orders', 'line_items', {'uuid': 'varchar', 'ticket_uuid': 'varchar', 'ticket_name': 'varchar', 'variation': 'varchar', 'quantity': 'bigint', 'unit_price': 'varchar', 'amount': 'varchar'}) }} as lines
 inner join {{ source('raw_eventbookings', 'orders') }} as raw_orders on raw_orders._dlt_id = lines._dlt_parent_id
-inner join {{ ref('stg_eventbookings__orders') }} as orders on orders.vendor_order_id = raw_orders.uuid
+inner join {{ ref('int_eventbookings__orders') }} as orders on orders.vendor_order_id = raw_orders.uuid

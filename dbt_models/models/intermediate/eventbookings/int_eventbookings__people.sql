@@ -7,7 +7,7 @@ with named as (
     from {{ ref('stg_eventbookings__waiting_list') }}
     union all
     select vendor_person_id, email, first_name, last_name, updated_at
-    from {{ ref('stg_eventbookings__orders') }}
+    from {{ ref('int_eventbookings__orders') }}
 ),
 
 ranked as (
@@ -19,14 +19,14 @@ ranked as (
     from named
 )
 
+-- Not given by EventBookings, so not here: company, job_title (NULL in the cross-vendor
+-- union, see union_vendor_models).
 select
     'eventbookings' as vendor,
     vendor_person_id,
     email,
     first_name,
     last_name,
-    cast(null as varchar) as company,
-    cast(null as varchar) as job_title,
     seen_at as last_seen_at
 from ranked
 where recency = 1

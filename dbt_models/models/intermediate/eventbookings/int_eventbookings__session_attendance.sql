@@ -1,17 +1,15 @@
 -- EventBookings checks people in at the door of the event, not per session, and
 -- records no time spent: one row per person and started event, minutes unknown.
+-- Not given by EventBookings, so not here: vendor_session_id, seconds_attended,
+-- attention_checks_passed, attention_checks_issued, attention_checks_required (NULL in
+-- the cross-vendor union, see union_vendor_models).
 select
     attendees.vendor,
     attendees.vendor_event_id,
-    cast(null as varchar) as vendor_session_id,
     attendees.vendor_person_id,
     min(attendees.email) as email,
-    cast(null as bigint) as seconds_attended,
     bool_or(attendees.checked_in) as attended,
-    min(attendees.checked_in_at) as checked_in_at,
-    cast(null as bigint) as attention_checks_passed,
-    cast(null as bigint) as attention_checks_issued,
-    cast(null as bigint) as attention_checks_required
+    min(attendees.checked_in_at) as checked_in_at
 from {{ ref('stg_eventbookings__attendees') }} as attendees
 inner join {{ ref('stg_eventbookings__events') }} as events
     on events.vendor_event_id = attendees.vendor_event_id

@@ -1,5 +1,6 @@
 -- Each ticket holder is a registration for the event; each person on its
--- waiting list is one too, `waitlisted`.
+-- waiting list is one too, `waitlisted`. EventBookings dates every ticket, so
+-- when Turnout first saw one (first_seen_at) is not needed here.
 select
     vendor,
     vendor_event_id,
@@ -9,8 +10,6 @@ select
     first_name,
     last_name,
     registered_at,
-    -- EventBookings dates every ticket; when Turnout first saw it is not needed.
-    cast(null as timestamptz) as first_seen_at,
     status,
     cancelled_at
 from {{ ref('stg_eventbookings__attendees') }}
@@ -24,7 +23,6 @@ select
     first_name,
     last_name,
     joined_at as registered_at,
-    cast(null as timestamptz) as first_seen_at,
     status,
     cast(null as timestamptz) as cancelled_at
 from {{ ref('stg_eventbookings__waiting_list') }}

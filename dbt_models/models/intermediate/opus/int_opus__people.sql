@@ -7,7 +7,7 @@ with named as (
     from {{ ref('stg_opus__attendees') }}
     union all
     select vendor_person_id, email, first_name, last_name, company, job_title, cast(null as timestamptz)
-    from {{ ref('stg_opus__session_attendance') }}
+    from {{ ref('int_opus__session_attendance') }}
 ),
 
 ranked as (
