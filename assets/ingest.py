@@ -20,7 +20,8 @@ from assets.settings import AS_OF_TAG, WAREHOUSE_OP_TAG, WAREHOUSE_POOL
 from assets.warehouse import Warehouse, WarehouseBusy
 from pipelines import settings
 from pipelines.http import vendor_error_behind
-from pipelines.vendor import Vendor, unreachable_settings
+from pipelines.reachability import unreachable_settings
+from pipelines.vendor import Vendor
 
 SCHEMA_DRIFT = "schema_drift"  # observation metadata: how a load changed a raw table's shape
 LOADER_FILE_FORMAT = "parquet"  # 10-50x faster into DuckDB than dlt's insert_values

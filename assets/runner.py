@@ -20,8 +20,9 @@ from assets.settings import AS_OF_TAG, dagster_home
 from assets.transform import dbt_project, ensure_manifest
 from assets.warehouse import Warehouse
 from pipelines import settings
+from pipelines.reachability import unreachable_settings
 from pipelines.registry import VENDORS
-from pipelines.vendor import Vendor, unreachable_settings
+from pipelines.vendor import Vendor
 
 log = logging.getLogger("turnout.runner")
 

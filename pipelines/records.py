@@ -64,3 +64,11 @@ def epoch_milliseconds(value: Any) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(str(value).strip()) / 1000, dt.UTC)
 
 
+def to_int(value: Any) -> int | None:
+    """Vendors send numbers as strings, sometimes empty ones."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

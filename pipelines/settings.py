@@ -34,7 +34,8 @@ from dlt.common.configuration.specs.pluggable_run_context import RunContextBase
 from dlt.common.configuration.utils import deserialize_value
 from dlt.common.typing import ConfigValueSentinel
 
-from pipelines.vendor import URL_SETTING_SUFFIX, Vendor, shown_url
+from pipelines.urls import shown_url
+from pipelines.vendor import URL_SETTING_SUFFIX, Vendor
 
 CONFIG_TOML = "config.toml"
 SECRETS_TOML = "secrets.toml"

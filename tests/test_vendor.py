@@ -1,6 +1,6 @@
 """What every vendor shares: events regrouped into batches for the per-event lists."""
 
-from pipelines.vendor import EVENT_BATCH, in_batches
+from pipelines.lists import EVENT_BATCH, in_batches
 
 
 def test_sparse_pages_are_regrouped_into_batches_of_at_least_the_batch_size():

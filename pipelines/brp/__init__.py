@@ -26,16 +26,8 @@ from pipelines.brp import helpers
 from pipelines.brp.helpers import EventRead
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
-from pipelines.vendor import (
-    DEFAULT_LOOKBACK_DAYS,
-    DEFAULT_WINDOW_DAYS_AFTER_END,
-    NOTHING_LISTED_COLUMN,
-    Vendor,
-    nothing_listed,
-    resolve_as_of,
-    rows_or_empty_table,
-    scd2_by_event,
-)
+from pipelines.lists import NOTHING_LISTED_COLUMN, nothing_listed, rows_or_empty_table, scd2_by_event
+from pipelines.vendor import DEFAULT_LOOKBACK_DAYS, DEFAULT_WINDOW_DAYS_AFTER_END, Vendor, resolve_as_of
 
 NAME = "brp"
 TITLE = "BRP"

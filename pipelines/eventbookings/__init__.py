@@ -23,19 +23,21 @@ from pipelines.eventbookings import helpers, shape
 from pipelines.eventbookings.helpers import paginate, paginate_ahead
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
+from pipelines.lists import (
+    REPLACED,
+    UPSERTED,
+    VERSIONED,
+    ChildList,
+    in_batches,
+    or_empty_table,
+    per_event_transformer,
+)
 from pipelines.oauth import ClientCredentials
 from pipelines.vendor import (
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_WINDOW_DAYS_AFTER_END,
-    REPLACED,
-    UPSERTED,
-    VERSIONED,
-    ChildList,
     Vendor,
-    in_batches,
-    or_empty_table,
-    per_event_transformer,
     resolve_as_of,
 )
 

@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 
 from pipelines.http import VendorClient
-from pipelines.records import ParseDate, check_records, iso_datetime
-from pipelines.vendor import to_int
+from pipelines.records import ParseDate, check_records, iso_datetime, to_int
 
 DEFAULT_TOKEN_URL = "https://identity.eventbookings.com/connect/token"
 

@@ -9,7 +9,7 @@ list is empty or a documented field is never sent.
 
 from __future__ import annotations
 
-from pipelines.vendor import nullable
+from pipelines.lists import nullable
 
 EVENTS = {
     **nullable("text", (

@@ -28,15 +28,8 @@ from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient, VendorError
 from pipelines.http import request_timeout as http_timeout
 from pipelines.icareus import helpers, shape
 from pipelines.icareus.helpers import Row, SignedToken
-from pipelines.vendor import (
-    DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_WINDOW_DAYS_AFTER_END,
-    NOTHING_LISTED,
-    NOTHING_LISTED_COLUMN,
-    Vendor,
-    replaced_per_event,
-    resolve_as_of,
-)
+from pipelines.lists import NOTHING_LISTED, NOTHING_LISTED_COLUMN, replaced_per_event
+from pipelines.vendor import DEFAULT_MAX_IN_FLIGHT, DEFAULT_WINDOW_DAYS_AFTER_END, Vendor, resolve_as_of
 
 NAME = "icareus"
 TITLE = "Icareus Suite"

@@ -9,7 +9,7 @@ the vendor leaves a field out, as it does for unset ones.
 
 from __future__ import annotations
 
-from pipelines.vendor import nullable
+from pipelines.lists import nullable
 
 _COMMON_NUMBERS = ("startTime", "duration", "startTimePublic", "durationPublic", "eventTheme", "serviceId",
                    "eventId")

@@ -18,18 +18,14 @@ from dlt.sources import DltResource
 
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
+from pipelines.lists import VERSIONED, ChildList, in_batches, or_empty_table, per_event_transformer
 from pipelines.opus import helpers, shape
 from pipelines.opus.helpers import paginate
 from pipelines.vendor import (
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_WINDOW_DAYS_AFTER_END,
-    VERSIONED,
-    ChildList,
     Vendor,
-    in_batches,
-    or_empty_table,
-    per_event_transformer,
     resolve_as_of,
 )
 

@@ -6,8 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pipelines.http import VendorClient
-from pipelines.records import ParseDate, check_records, iso_datetime
-from pipelines.vendor import to_int
+from pipelines.records import ParseDate, check_records, iso_datetime, to_int
 
 EVENTS_PATH = "/rest/api/v1/events"
 # The doc puts speakers under a different prefix than every other endpoint.

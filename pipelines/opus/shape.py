@@ -8,7 +8,7 @@ sent; a field the doc does not name still lands as its own column.
 
 from __future__ import annotations
 
-from pipelines.vendor import nullable
+from pipelines.lists import nullable
 
 EVENTS = nullable("text", (
     "id", "api_key", "name", "template", "type", "category", "slug", "icon", "banner", "description",

@@ -13,7 +13,8 @@ import dlt
 import httpx
 from dlt.sources import DltResource
 
-from pipelines.vendor import Vendor, nullable, rows_or_empty_table
+from pipelines.lists import nullable, rows_or_empty_table
+from pipelines.vendor import Vendor
 
 NAME = "toy"
 TITLE = "Toy Events"
