@@ -24,6 +24,7 @@ from dlt.sources import DltResource
 
 from pipelines.brp import helpers
 from pipelines.brp.helpers import EventRead
+from pipelines.cursor import ChangeCursor
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
 from pipelines.lists import NOTHING_LISTED_COLUMN, nothing_listed, rows_or_empty_table, scd2_by_event
@@ -117,9 +118,8 @@ def event_feed(client: VendorClient, plan: ReadPlan) -> DltResource:
         state = dlt.current.resource_state()
         backfilled_from = state.get(BACKFILLED_FROM_STATE_KEY)
         backfill = backfilled_from is None or plan.first_day < dt.date.fromisoformat(backfilled_from)
-        cursor = dt.datetime.fromisoformat(state[CURSOR_STATE_KEY]) if state.get(CURSOR_STATE_KEY) else None
-        changed_since = cursor - plan.lookback if cursor else None
-        newest = cursor
+        cursor = ChangeCursor.of_resource(CURSOR_STATE_KEY, dt.datetime.fromisoformat, dt.datetime.isoformat)
+        changed_since = cursor.changed_since(plan.lookback)
         zone = helpers.stockholm()
         seen: set[str] = set()
         page: list[EventRead] = []
@@ -133,8 +133,7 @@ def event_feed(client: VendorClient, plan: ReadPlan) -> DltResource:
                     continue
                 seen.add(read.event_id)
                 updated = read.event.get("lastupdate_utc")
-                if updated is not None and (newest is None or updated > newest):
-                    newest = updated
+                cursor.saw(updated)
                 _mark(read, plan, backfill, changed_since, updated)
                 if read.write_event or read.write_participants:
                     page.append(read)
@@ -145,8 +144,7 @@ def event_feed(client: VendorClient, plan: ReadPlan) -> DltResource:
         if page or not fed:
             # An empty page still reaches the tables, so they exist with their declared columns.
             yield page
-        if newest is not None:
-            state[CURSOR_STATE_KEY] = newest.isoformat()
+        cursor.save()
         if backfill:
             state[BACKFILLED_FROM_STATE_KEY] = plan.first_day.isoformat()
 

@@ -19,6 +19,7 @@ import dlt
 import httpx
 from dlt.sources import DltResource
 
+from pipelines.cursor import ChangeCursor
 from pipelines.eventbookings import helpers, shape
 from pipelines.eventbookings.helpers import paginate, paginate_ahead
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT, VendorClient
@@ -93,27 +94,23 @@ def events(
                   columns=shape.EVENTS)
     def event_list() -> Iterator[Any]:
         """Yields events as the vendor sends them, nested parts as JSON; key `uuid`."""
-        state = dlt.current.resource_state()
-        cursor = helpers.parse_datetime(state.get(CURSOR_STATE_KEY))
-        changed_since = cursor - dt.timedelta(days=lookback_days) if cursor else None
+        cursor = ChangeCursor.of_resource(CURSOR_STATE_KEY, helpers.parse_datetime,
+                                          lambda moment: moment.strftime(helpers.DATETIME_FORMATS[0]))
+        changed_since = cursor.changed_since(dt.timedelta(days=lookback_days))
         window_start = dt.datetime.combine(run_date - dt.timedelta(days=window_days_after_end), dt.time())
-        newest = cursor
 
         def selected_pages() -> Iterator[list[EventRow]]:
-            nonlocal newest
             for page in paginate_ahead(client, helpers.EVENTS_PATH, "events", rows=rows, dates=helpers.EVENT_DATES):
                 selected = []
                 for event in page:
                     updated = helpers.parse_datetime(event.get("updated_on"))
-                    if updated is not None and (newest is None or updated > newest):
-                        newest = updated
+                    cursor.saw(updated)
                     if _selected(event, updated, changed_since, window_start):
                         selected.append(event)
                 yield selected
 
         yield from or_empty_table(in_batches(selected_pages()))
-        if newest is not None:
-            state[CURSOR_STATE_KEY] = newest.strftime(helpers.DATETIME_FORMATS[0])
+        cursor.save()
 
     return event_list
 

@@ -16,6 +16,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
+from pipelines.cursor import ChangeCursor
 from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
 from pipelines.http import request_timeout as http_timeout
 from pipelines.lists import VERSIONED, ChildList, in_batches, or_empty_table, per_event_transformer
@@ -31,6 +32,8 @@ from pipelines.vendor import (
 
 NAME = "opus"
 TITLE = "OPUS DX"
+# The date of the last run, in the events resource's state: what the next run reads changes since.
+RUN_DATE_STATE_KEY = "last_run_date"
 # OPUS lists events by start date only; an event that ended inside the window
 # started at most this many days before its end.
 MAX_EVENT_SPAN_DAYS = 14
@@ -66,12 +69,12 @@ def events(
     @dlt.resource(name="events", primary_key="id", write_disposition="merge", columns=shape.EVENTS)
     def event_list() -> Iterator[Any]:
         """Yields events; key `id`. `registration_questions` becomes a list."""
-        state = dlt.current.resource_state()
-        last_run = state.get("last_run_date")
-        if last_run is None:
+        # OPUS marks no change time: the cursor is the date of the last run.
+        cursor = ChangeCursor.of_resource(RUN_DATE_STATE_KEY, dt.date.fromisoformat, dt.date.isoformat)
+        changed_since = cursor.changed_since(dt.timedelta(days=lookback_days))
+        if changed_since is None:
             pages = paginate(client, helpers.EVENTS_PATH, "events", key=helpers.EVENT_KEY, dates=helpers.EVENT_DATES)
         else:
-            changed_since = dt.date.fromisoformat(last_run) - dt.timedelta(days=lookback_days)
             pages = _changed_or_active_events(client, run_date, changed_since, window_days_after_end)
         seen: set[str] = set()
 
@@ -82,7 +85,8 @@ def events(
                 yield fresh
 
         yield from or_empty_table(in_batches(fresh_pages()))
-        state["last_run_date"] = max(run_date.isoformat(), last_run or "")
+        cursor.saw(run_date)
+        cursor.save()
 
     return event_list
 
