@@ -1,6 +1,7 @@
 """dbt assets: staging views and marts, with dbt tests as asset checks."""
 
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ KEPT_RUN_TARGETS = 7
 DBT_STEP_NAME = "dbt_models"  # the dbt assets' step (and op); it names their run target folders too
 RUN_TARGET_PATTERN = f"{DBT_STEP_NAME}-*"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+PARSE_LOCK_FILE = ".parse.lock"  # in the target folder, which git ignores
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -65,12 +67,17 @@ def ensure_manifest(project: DbtProject) -> Path:
 
     `prepare_if_dev()` only does this under `dagster dev`; the CLI and tests need it too.
     """
-    write_vendor_macro(Path(project.project_dir), VENDORS)
     manifest = Path(project.manifest_path)
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_input(project.project_dir):
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-            ["--quiet", "parse"], target_path=project.target_path
-        ).wait()
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    # One parse at a time: processes sharing the project (`dagster dev` beside `turnout run`,
+    # runs on other warehouses) would otherwise write the manifest while another reads it.
+    with open(manifest.parent / PARSE_LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        write_vendor_macro(Path(project.project_dir), VENDORS)
+        if not manifest.exists() or manifest.stat().st_mtime < _newest_input(project.project_dir):
+            DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+                ["--quiet", "parse"], target_path=project.target_path
+            ).wait()
     return manifest
 
 

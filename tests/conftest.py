@@ -103,6 +103,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="after a run of the whole suite, write docs/reliability.md from its fault trials")
 
 
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # The document is made from every trial's outcome in one process: writing it runs the
+    # suite without workers.
+    if config.getoption(WRITE_RELIABILITY):
+        config.option.numprocesses = 0
+        config.option.dist = "no"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from tests.reliability import Ledger
 
