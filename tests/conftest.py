@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,16 +101,6 @@ WRITE_RELIABILITY = "--write-reliability"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(WRITE_RELIABILITY, action="store_true",
                      help="after a run of the whole suite, write docs/reliability.md from its fault trials")
-
-
-# Workers per core for `-n auto`: most of a test's time is spent waiting on loopback
-# sandboxes, retries' backoff and dbt's process start, not on the CPU (about a quarter
-# of both cores was busy while two workers ran the slowest files).
-WORKERS_PER_CORE = 2
-
-
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    return WORKERS_PER_CORE * (os.cpu_count() or 1)
 
 
 def pytest_cmdline_main(config: pytest.Config) -> None:
