@@ -38,7 +38,7 @@ def build_definitions(
     if broken:
         raise settings.BrokenFile("; ".join(broken))
     # The warehouse given, else $TURNOUT_WAREHOUSE's: one resource every asset and check uses.
-    the_warehouse = Warehouse.of(warehouse) if warehouse is not None else Warehouse.from_env()
+    the_warehouse = Warehouse.of(warehouse)
     the_warehouse.location.parent.mkdir(parents=True, exist_ok=True)
     project = dbt_project()
     loads = [vendor_assets(vendor, the_warehouse) for vendor in vendors]

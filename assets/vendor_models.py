@@ -23,7 +23,7 @@ GENERATED_MACRO = Path("macros") / "turnout_vendors.sql"
 LAYERS = (("staging", "stg"), ("intermediate", "int"))  # later layers win
 # Where a vendor's own models live: one folder per vendor in each.
 VENDOR_FOLDERS = tuple(folder for folder, _ in LAYERS)
-VENDOR_MODEL = re.compile(rf"^(?:{'|'.join(prefix for _, prefix in LAYERS)})_(?P<vendor>[a-z0-9]+)__")
+VENDOR_MODEL = re.compile(rf"^(?P<prefix>{'|'.join(prefix for _, prefix in LAYERS)})_(?P<vendor>[a-z0-9]+)__(?P<entity>\w+)$")
 HEADER = (
     "{#\n"
     "  Generated from pipelines/registry.py and the vendors' model files by\n"
@@ -42,10 +42,9 @@ def vendor_models(project_dir: Path, vendors: Sequence[Vendor]) -> dict[str, dic
                               f"no staging folder models/staging/{vendor.name}/")
         models: dict[str, str] = {}
         for folder, prefix in LAYERS:
-            pattern = re.compile(rf"^{prefix}_{re.escape(vendor.name)}__(?P<entity>\w+)\.sql$")
             for path in sorted((project_dir / "models" / folder / vendor.name).glob("*.sql")):
-                match = pattern.match(path.name)
-                if match:
+                match = VENDOR_MODEL.match(path.stem)
+                if match and (match["prefix"], match["vendor"]) == (prefix, vendor.name):
                     models[match["entity"]] = path.stem
         found[vendor.name] = dict(sorted(models.items()))
     return found

@@ -47,9 +47,9 @@ class Warehouse(dg.ConfigurableResource):
         return cls(path=str(warehouse_path(explicit)))
 
     @classmethod
-    def of(cls, warehouse: Warehouse | str | Path) -> Warehouse:
-        """`warehouse` as a Warehouse: itself, or the file a path names."""
-        return warehouse if isinstance(warehouse, Warehouse) else cls(path=str(warehouse_path(warehouse)))
+    def of(cls, warehouse: Warehouse | str | Path | None) -> Warehouse:
+        """`warehouse` as a Warehouse: itself, else the file a path names (see from_env)."""
+        return warehouse if isinstance(warehouse, Warehouse) else cls.from_env(warehouse)
 
     @property
     def location(self) -> Path:
