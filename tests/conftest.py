@@ -14,6 +14,7 @@ from sandboxes.eventbookings import EventBookingsSandbox
 from sandboxes.icareus import IcareusSandbox
 from sandboxes.opus import OpusSandbox
 from sandboxes.server import SandboxApp, SandboxServer
+from tests.reference import ReferenceLoads
 from tests.settings import isolate
 
 # A fixed start date keeps sandbox data identical from run to run.
@@ -87,6 +88,14 @@ def warehouse(tmp_path: Path) -> Path:
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ReferenceLoads:
+    """The fault-free load of all four vendors (tests/reference.py), one for every worker."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    return ReferenceLoads(shared / "reference-load", SANDBOX_START)
 
 
 # --- the reliability table (tests/reliability.py) ------------------------------------

@@ -25,7 +25,8 @@ run had moved on) is tried again on a fresh warehouse, never counted. After the
 kill the warehouse must open (read-only, as analysts and the dashboard open it)
 and every table must read; then the next run must exit 0 and every raw, staging
 and mart table must equal the uninterrupted run's, row for row
-(tests/warehouse_compare.py).
+(tests/warehouse_compare.py): the reference load's (tests/reference.py), the same
+sandboxes and business dates loaded by the daily job without a kill.
 
 The trials are independent processes on warehouses of their own, so they run at
 the same time (each with sandboxes of its own), which keeps the file to a few
@@ -58,11 +59,11 @@ from pipelines.registry import VENDORS
 from sandboxes.registry import sandbox_for
 from sandboxes.server import CONTROL_PREFIX, SandboxResponse, SandboxServer
 from tests.conftest import SANDBOX_START
+from tests.reference import SEED, ReferenceLoads
 from tests.warehouse_compare import Comparison, compare_warehouses
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
-SEED = 7
 VICTIM = OPUS
 DAY_ZERO = SANDBOX_START.isoformat()
 # A first small OPUS load makes about 100 requests; the kill comes well inside them.
@@ -70,7 +71,7 @@ KILL_AT_REQUEST = 40
 POLL_SECONDS = 0.002
 RUN_SECONDS = 600  # a whole run takes 45-100 s on two CPUs, longer with the other trials beside it
 ATTEMPTS = 3
-TRIALS_AT_ONCE = 4  # all of them, beside the uninterrupted reference run
+TRIALS_AT_ONCE = 4  # all of them
 JOB_FOLDERS = ("new_jobs", "started_jobs", "completed_jobs", "failed_jobs")
 EXTRACT, NORMALIZE, LOAD = "extraction", "normalisation", "load"
 NEXT_DAY_LOAD = "load of the next day"
@@ -143,24 +144,6 @@ def run_environment(servers: Sequence[SandboxServer], scratch: Path) -> dict[str
     for server in servers:
         env.update(server.app.settings(server.base_url))
     return env
-
-
-class Reference:
-    """A run never interrupted, started at once in the background; its warehouse when asked."""
-
-    def __init__(self, warehouse: Path, env: Mapping[str, str], as_of: str) -> None:
-        self.path = warehouse
-        self.run = TurnoutRun(warehouse, env, as_of)
-        self._guard = threading.Lock()
-        self._done = False
-
-    @property
-    def warehouse(self) -> Path:
-        with self._guard:
-            if not self._done:
-                self.run.succeed()
-                self._done = True
-        return self.path
 
 
 # --- sandboxes -----------------------------------------------------------------------
@@ -403,7 +386,7 @@ def crash_and_resume(
     env: Mapping[str, str],
     as_of: str,
     switch: KillSwitchServer,
-    reference: Reference,
+    reference: Path,
     prepare: Callable[[Path], None] = lambda warehouse: None,
 ) -> Outcome:
     crash = crash_during(phase, warehouse, env, as_of, switch, prepare)
@@ -414,37 +397,31 @@ def crash_and_resume(
     else:
         assert not after.killed_load_rows, f"rows of a load killed during {phase}: {after.killed_load_rows}"
     resumed_seconds = TurnoutRun(warehouse, env, as_of).succeed()
-    comparison = compare_warehouses(reference.warehouse, warehouse)
+    comparison = compare_warehouses(reference, warehouse)
     assert comparison.equal, comparison.report()
     return Outcome(as_of, crash, after, resumed_seconds, comparison)
 
 
-def first_load_trial(phase: str, scratch: Path, reference: Reference) -> Outcome:
+def first_load_trial(phase: str, scratch: Path, reference: Path) -> Outcome:
     with ExitStack() as stack:
         servers = serve_all(stack, victim_server=KillSwitchServer)
         return crash_and_resume(phase, scratch / "warehouse" / "turnout.duckdb",
                                 run_environment(servers, scratch), DAY_ZERO, victim_of(servers), reference)
 
 
-def next_day_trial(scratch: Path, day_zero: Reference) -> Outcome:
-    """Day 1 over a copy of the uninterrupted day 0: once uninterrupted, once killed during load."""
+def next_day_trial(scratch: Path, day_zero: Path, two_days: Path) -> Outcome:
+    """Day 1 over a copy of the uninterrupted day 0, killed during load."""
     with ExitStack() as stack:
         servers = serve_all(stack, victim_server=KillSwitchServer)
         for server in servers:
             server.app.advance(1)
         as_of = servers[0].app.today.isoformat()
-        env = run_environment(servers, scratch)
-        loaded = day_zero.warehouse
 
         def from_day_zero(warehouse: Path) -> None:
-            shutil.copyfile(loaded, warehouse)
+            shutil.copyfile(day_zero, warehouse)
 
-        uninterrupted = scratch / "uninterrupted" / "turnout.duckdb"
-        uninterrupted.parent.mkdir(parents=True)
-        from_day_zero(uninterrupted)
-        two_days = Reference(uninterrupted, env, as_of)  # runs while the other is killed and resumed
-        return crash_and_resume(LOAD, scratch / "warehouse" / "turnout.duckdb", env, as_of,
-                                victim_of(servers), two_days, prepare=from_day_zero)
+        return crash_and_resume(LOAD, scratch / "warehouse" / "turnout.duckdb", run_environment(servers, scratch),
+                                as_of, victim_of(servers), two_days, prepare=from_day_zero)
 
 
 # --- the tests -----------------------------------------------------------------------
@@ -453,21 +430,20 @@ TRIALS = (EXTRACT, NORMALIZE, LOAD, NEXT_DAY_LOAD)
 
 
 @pytest.fixture(scope="module")
-def trials(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future]]:
-    """Starts every trial this session selected, at once, beside one uninterrupted day-0 run."""
+def trials(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           reference: ReferenceLoads) -> Iterator[dict[str, Future]]:
+    """Starts every trial this session selected, at once. The uninterrupted runs they are
+    compared with are the reference load's first two days (tests/reference.py)."""
     wanted = [item.callspec.params["trial"] for item in request.session.items
               if getattr(item, "module", None) is sys.modules[__name__] and hasattr(item, "callspec")] or TRIALS
+    day_zero, two_days = reference.day(0), reference.day(1)
     with ExitStack() as stack:
-        reference_dir = tmp_path_factory.mktemp("reference")
-        servers = serve_all(stack)
-        day_zero = Reference(reference_dir / "warehouse" / "turnout.duckdb",
-                             run_environment(servers, reference_dir), DAY_ZERO)
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=TRIALS_AT_ONCE, thread_name_prefix="trial"))
         futures = {}
-        for trial in TRIALS:  # the next day waits for day 0: it goes last
+        for trial in TRIALS:
             if trial in wanted:
                 scratch = tmp_path_factory.mktemp(trial.replace(" ", "_"))
-                futures[trial] = (pool.submit(next_day_trial, scratch, day_zero) if trial == NEXT_DAY_LOAD
+                futures[trial] = (pool.submit(next_day_trial, scratch, day_zero, two_days) if trial == NEXT_DAY_LOAD
                                   else pool.submit(first_load_trial, trial, scratch, day_zero))
         try:
             yield futures

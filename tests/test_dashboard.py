@@ -314,7 +314,7 @@ def test_dashboard_command_prints_its_url_serves_and_stops_on_sigterm(tmp_path):
             process.kill()
 
 
-# --- in a browser, on a real demo warehouse ---------------------------------------
+# --- in a browser, on a real loaded warehouse ---------------------------------------
 
 
 def chromium(*args: str) -> subprocess.CompletedProcess[str]:
@@ -339,13 +339,12 @@ def held_at_as_of(warehouse: Path) -> int:
 
 
 @pytest.mark.e2e
-def test_dashboard_renders_a_demo_warehouse_in_a_browser(tmp_path, monkeypatch):
+def test_dashboard_renders_a_loaded_warehouse_in_a_browser(tmp_path, reference):
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: this test renders the dashboard in headless Chromium, "
                     "which .ci/run installs (apt-get install chromium)")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    warehouse = tmp_path / "demo" / "demo.duckdb"
-    assert main(["demo", "--days", "1", "--warehouse", str(warehouse)]) == 0
+    # All four vendors over two days, as `turnout demo --days 1` leaves them (tests/reference.py).
+    warehouse = reference.copy(1, tmp_path / "demo" / "demo.duckdb")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         events = con.execute("select count(*) from marts.rpt_event_attendance").fetchone()[0]
     screenshot = tmp_path / "dashboard.png"

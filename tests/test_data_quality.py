@@ -245,8 +245,8 @@ def _registration_curve(warehouse):
     return curve, days_moved
 
 
-def test_dbt_docs_generate_works_and_every_mart_column_is_described(opus_configured, warehouse, instance, tmp_path):
-    _load(warehouse, opus_configured.app.today.isoformat(), instance)
+def test_dbt_docs_generate_works_and_every_mart_column_is_described(reference, tmp_path):
+    warehouse = reference.copy(0, tmp_path / "turnout.duckdb")
     target = tmp_path / "dbt_docs"
     generated = subprocess.run(
         [dbt_executable(), "docs", "generate", "--profiles-dir", ".", "--target-path", str(target),

@@ -15,9 +15,13 @@ import httpx
 import pytest
 
 from assets.runner import run_daily_load
+from sandboxes.eventbookings import EventBookingsSandbox
+from sandboxes.opus import OpusSandbox
 from sandboxes.server import SandboxServer
+from tests.conftest import SANDBOX_START
 from tests.eventbookings_crawl import Crawl, amount, crawl
 from tests.readback import event_log, query
+from tests.settings import isolate
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +33,22 @@ def _load(warehouse: Path, server: SandboxServer, instance: dg.DagsterInstance):
     assert outcome.ok, (outcome.failures, outcome.checks_failed)
     assert "EventBookings" in outcome.loaded_vendors and "OPUS DX" in outcome.loaded_vendors
     return outcome
+
+
+@pytest.fixture(scope="module")
+def day_zero(tmp_path_factory):
+    """OPUS and EventBookings loaded once, on day 0, for the tests that only read the result:
+    (the EventBookings sandbox, the warehouse)."""
+    root = tmp_path_factory.mktemp("day_zero")
+    with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance, \
+            SandboxServer(OpusSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as opus, \
+            SandboxServer(EventBookingsSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as server:
+        isolate(patch, root)
+        for name, value in {**opus.app.settings(opus.base_url), **server.app.settings(server.base_url)}.items():
+            patch.setenv(name, value)
+        warehouse = root / "turnout.duckdb"
+        _load(warehouse, server, instance)
+        yield server, warehouse
 
 
 def _advance(*servers: SandboxServer) -> None:
@@ -105,11 +125,8 @@ def test_warehouse_matches_the_api_across_days(opus_configured, eventbookings_co
     assert {o["uuid"] for o in day1.orders.values() if o["status"] in ("refunded", "partially_refunded")}
 
 
-def test_dates_are_utc_from_the_utc_half_and_the_time_zone_is_kept(
-    opus_configured, eventbookings_configured, warehouse, instance
-):
-    server = eventbookings_configured
-    _load(warehouse, server, instance)
+def test_dates_are_utc_from_the_utc_half_and_the_time_zone_is_kept(day_zero):
+    server, warehouse = day_zero
     token = httpx.post(server.app.settings(server.base_url)["SOURCES__EVENTBOOKINGS__TOKEN_URL"], data={
         "client_id": server.app.settings("")["SOURCES__EVENTBOOKINGS__CLIENT_ID"],
         "client_secret": server.app.settings("")["SOURCES__EVENTBOOKINGS__CLIENT_SECRET"],
@@ -127,8 +144,8 @@ def test_dates_are_utc_from_the_utc_half_and_the_time_zone_is_kept(
         assert (starts, ends, timezone) == (expected_start, expected_end, event["timezone"])
 
 
-def test_a_person_in_both_vendors_is_one_person(opus_configured, eventbookings_configured, warehouse, instance):
-    _load(warehouse, eventbookings_configured, instance)
+def test_a_person_in_both_vendors_is_one_person(day_zero):
+    _, warehouse = day_zero
     shared = query(warehouse, """
         select p.email, count(distinct i.vendor)
         from marts.dim_people p
@@ -145,10 +162,8 @@ def test_a_person_in_both_vendors_is_one_person(opus_configured, eventbookings_c
     assert vendors == 2
 
 
-def test_vendors_without_orders_or_minutes_report_null_not_zero(
-    opus_configured, eventbookings_configured, warehouse, instance
-):
-    _load(warehouse, eventbookings_configured, instance)
+def test_vendors_without_orders_or_minutes_report_null_not_zero(day_zero):
+    _, warehouse = day_zero
     rows = dict(query(warehouse, """
         select vendor, bool_and(orders is null) from marts.rpt_event_attendance group by vendor"""))
     assert rows == {"opus": True, "eventbookings": False}

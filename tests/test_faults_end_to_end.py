@@ -32,12 +32,11 @@ from sandboxes.registry import sandbox_for
 from sandboxes.server import SandboxServer
 from tests.conftest import SANDBOX_START
 from tests.readback import query
+from tests.reference import DAYS, SEED
 from tests.warehouse_compare import compare_warehouses
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
-SEED = 7
-DAYS = 3  # day 0 and two simulated days after it
 FAULT_RATE = 0.10
 # Short enough that a slow answer costs little, long enough for any honest one here.
 REQUEST_TIMEOUT_SECONDS = 2.0
@@ -70,14 +69,8 @@ def daily_loads(warehouse: Path, servers: Sequence[SandboxServer], days: int = D
     return outcomes
 
 
-def first_day(warehouse: Path, servers: Sequence[SandboxServer]) -> None:
-    """A good day-0 load, for a test to spoil the next one."""
-    [first] = daily_loads(warehouse, servers, days=1)
-    assert first.ok, (first.failures, first.checks_failed)
-
-
 def test_with_ten_percent_transient_faults_over_three_days_the_warehouse_equals_a_fault_free_one(
-    tmp_path, monkeypatch, reliability
+    tmp_path, monkeypatch, reliability, reference
 ):
     reliability.trial(
         area="Transient faults",
@@ -87,13 +80,8 @@ def test_with_ten_percent_transient_faults_over_three_days_the_warehouse_equals_
         how_often=f"{FAULT_RATE:.0%} of all requests to all four vendors, {DAYS} simulated days",
         checked="every raw and mart table equals a fault-free run of the same seed, row for row",
     )
-    clean = tmp_path / "clean" / "turnout.duckdb"
-    with sandboxes(monkeypatch, faults=None) as servers:
-        started = time.monotonic()
-        outcomes = daily_loads(clean, servers)
-        clean_seconds = time.monotonic() - started
-    assert all(outcome.ok for outcome in outcomes), [(o.failures, o.checks_failed) for o in outcomes]
-
+    # The fault-free run of the same seed and days: the reference load (tests/reference.py).
+    clean = reference.day(DAYS - 1)
     faulty = tmp_path / "faulty" / "turnout.duckdb"
     plan = FaultPlan(rate=FAULT_RATE, kinds=TRANSIENT_KINDS, seed=SEED, slow_seconds=SLOW_SECONDS)
     with sandboxes(monkeypatch, faults=plan) as servers:
@@ -111,7 +99,7 @@ def test_with_ten_percent_transient_faults_over_three_days_the_warehouse_equals_
     reliability.measured(
         f"{sum(injected.values())} faults in {requests} requests "
         f"({', '.join(f'{kind} {n}' for kind, n in sorted(injected.items()))}); "
-        f"{comparison.summary()}; {faulty_seconds:.0f} s with faults, {clean_seconds:.0f} s without")
+        f"{comparison.summary()}; {faulty_seconds:.0f} s with faults")
 
 
 def _raw_counts(warehouse: Path) -> dict[str, int]:
@@ -144,7 +132,7 @@ BAD_DATA_MESSAGES = {
 
 
 def test_bad_data_fails_the_vendor_naming_request_page_and_field_and_loses_nothing(
-    tmp_path, monkeypatch, reliability
+    tmp_path, monkeypatch, reliability, reference
 ):
     reliability.trial(
         area="Bad data",
@@ -154,9 +142,9 @@ def test_bad_data_fails_the_vendor_naming_request_page_and_field_and_loses_nothi
         checked="each vendor's load fails with a message naming vendor, request, page, record and field; "
                 "the rows loaded before are unchanged; a clean run afterwards succeeds",
     )
-    warehouse = tmp_path / "turnout.duckdb"
+    # A good day-0 load, the reference one, for the bad data to spoil the next run.
+    warehouse = reference.copy(0, tmp_path / "turnout.duckdb")
     with sandboxes(monkeypatch, faults=None) as servers:
-        first_day(warehouse, servers)
         before = _raw_counts(warehouse)
         as_of = servers[0].app.today.isoformat()
         seconds = {}
@@ -184,7 +172,7 @@ def test_bad_data_fails_the_vendor_naming_request_page_and_field_and_loses_nothi
         + ", ".join(f"{kind} failed in {seconds[kind]:.0f} s" for kind in BAD_DATA_MESSAGES))
 
 
-def test_schema_drift_lands_as_new_or_variant_columns_and_is_reported(tmp_path, monkeypatch, reliability):
+def test_schema_drift_lands_as_new_or_variant_columns_and_is_reported(tmp_path, monkeypatch, reliability, reference):
     reliability.trial(
         area="Schema drift",
         injected="a new field, a field whose type changes and a field that disappears, in every event record",
@@ -192,9 +180,8 @@ def test_schema_drift_lands_as_new_or_variant_columns_and_is_reported(tmp_path, 
         checked="the run succeeds; the new and retyped fields land as columns; the run summary and Dagster "
                 "report every drift per vendor",
     )
-    warehouse = tmp_path / "turnout.duckdb"
+    warehouse = reference.copy(0, tmp_path / "turnout.duckdb")
     with sandboxes(monkeypatch, faults=None) as servers:
-        first_day(warehouse, servers)
         for server in servers:
             server.set_faults(FaultPlan(kinds=DRIFT_KINDS))
             server.app.advance(1)
