@@ -40,14 +40,18 @@ def day_zero(tmp_path_factory):
     """OPUS and EventBookings loaded once, on day 0, for the tests that only read the result:
     (the EventBookings sandbox, the warehouse)."""
     root = tmp_path_factory.mktemp("day_zero")
-    with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance, \
+    with pytest.MonkeyPatch.context() as patch, \
             SandboxServer(OpusSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as opus, \
             SandboxServer(EventBookingsSandbox(seed=7, scale="small", start_date=SANDBOX_START)) as server:
         isolate(patch, root)
         for name, value in {**opus.app.settings(opus.base_url), **server.app.settings(server.base_url)}.items():
             patch.setenv(name, value)
         warehouse = root / "turnout.duckdb"
-        _load(warehouse, server, instance)
+        # The instance is closed before the tests run: an instance a module fixture holds open
+        # would outlive the tests' own and leave Dagster's current-instance state pointing at one
+        # already gone, for whichever module the worker runs next.
+        with dg.instance_for_test() as instance:
+            _load(warehouse, server, instance)
         yield server, warehouse
 
 
