@@ -29,6 +29,7 @@ R = TypeVar("R")
 log = logging.getLogger("turnout.http")
 
 DEFAULT_REQUEST_TIMEOUT = 60.0  # seconds a vendor may take to answer (and between bytes of an answer)
+DEFAULT_RETRY_BACKOFF = 0.5  # seconds before the first retry; each later one waits twice as long
 MAX_CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = httpx.Timeout(connect=MAX_CONNECT_TIMEOUT, read=DEFAULT_REQUEST_TIMEOUT, write=30.0,
                                 pool=DEFAULT_REQUEST_TIMEOUT)
@@ -50,7 +51,7 @@ _Verdict = tuple[str, int | None, float | None]  # reason, HTTP status, Retry-Af
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 6  # total tries including the first
-    backoff_base: float = 0.5  # seconds; attempt n waits base * 2**(n-1), capped at backoff_max
+    backoff_base: float = DEFAULT_RETRY_BACKOFF  # seconds; attempt n waits base * 2**(n-1), capped at backoff_max
     backoff_max: float = 30.0
     jitter: float = 0.5  # fraction of the delay that is randomised (1.0 = full jitter)
     max_retry_after: float = 300.0  # a longer Retry-After fails at once instead of stalling the run
@@ -204,6 +205,14 @@ def request_timeout(seconds: float | str) -> httpx.Timeout:
     if not value > 0:
         raise ValueError(f"request_timeout must be a positive number of seconds, not {seconds!r}")
     return httpx.Timeout(connect=min(MAX_CONNECT_TIMEOUT, value), read=value, write=value, pool=value)
+
+
+def retry_policy(backoff: float | str) -> RetryPolicy:
+    """The retry policy for a vendor's `retry_backoff` setting: the first retry's wait, in seconds."""
+    value = float(backoff)
+    if not value >= 0:
+        raise ValueError(f"retry_backoff must be a number of seconds, 0 or more, not {backoff!r}")
+    return RetryPolicy(backoff_base=value)
 
 
 def _endpoint(method: str, path: str) -> str:

@@ -296,6 +296,7 @@ def _is_date(value: Any) -> bool:
 _RULES: tuple[tuple[Callable[[str], bool], Callable[[Any], bool], str, str | None], ...] = (
     (lambda name: name == "max_in_flight", lambda value: value >= 1, "an integer, 1 or more", None),
     (lambda name: name == "request_timeout", lambda value: value > 0, "a number of seconds above 0", None),
+    (lambda name: name == "retry_backoff", lambda value: value >= 0, "a number of seconds, 0 or more", None),
     (lambda name: name.endswith("_days"), lambda value: value >= 0, "an integer, 0 or more", None),
     (lambda name: name == "as_of" or name.endswith("_date"), _is_date, "a date YYYY-MM-DD", DATE_EXAMPLE),
 )

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# Every vendor's first retry waits this long (the product's default is 0.5 s): the fault trials
+# retry many requests, and what they prove is that retries happen, not how long they wait.
+RETRY_BACKOFF = "0.02"
+
 
 def isolate(patch: pytest.MonkeyPatch, root: Path) -> None:
     """dlt and Turnout settings come only from what the caller sets; dlt works under `root`."""
@@ -16,3 +20,4 @@ def isolate(patch: pytest.MonkeyPatch, root: Path) -> None:
         patch.delenv(name, raising=False)
     for name in [name for name in os.environ if name.startswith("SOURCES__")]:
         patch.delenv(name)
+    patch.setenv("SOURCES__RETRY_BACKOFF", RETRY_BACKOFF)

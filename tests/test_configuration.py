@@ -230,6 +230,9 @@ def _run(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list
         pytest.param("SOURCES__OPUS__REQUEST_TIMEOUT=soon", "", None, {"SOURCES__OPUS__REQUEST_TIMEOUT": "soon"},
                      'OPUS DX: environment variable SOURCES__OPUS__REQUEST_TIMEOUT = "soon": '
                      "expected a number, such as 60.0", id="environment"),
+        pytest.param("SOURCES__BRP__RETRY_BACKOFF=-1", "", None, {"SOURCES__BRP__RETRY_BACKOFF": "-1"},
+                     'BRP: environment variable SOURCES__BRP__RETRY_BACKOFF = "-1": '
+                     "expected a number of seconds, 0 or more, such as 0.5", id="negative-backoff"),
         pytest.param("BRP's start_date = \"2025-13-01\" in .dlt/config.toml",
                      '[sources.brp]\n\nstart_date = "2025-13-01"\n', None, {},
                      'BRP: .dlt/config.toml, line 3: [sources.brp] start_date = "2025-13-01": '

@@ -51,10 +51,12 @@ def test_schedule_runs_the_daily_job_at_five_utc_with_its_date(warehouse, opus_c
     assert schedule.cron_schedule == "0 5 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == DAILY_JOB
-    context = dg.build_schedule_context(
+    # Entered: the instance the schedule opens from the context is then closed with it, not
+    # whenever the garbage collector gets to it, in the middle of some later test.
+    with dg.build_schedule_context(
         instance=instance, scheduled_execution_time=datetime.datetime(2026, 11, 21, 5, 0)
-    )
-    [request] = schedule.evaluate_tick(context).run_requests
+    ) as context:
+        [request] = schedule.evaluate_tick(context).run_requests
     assert request.tags[AS_OF_TAG] == "2026-11-21"
     # Only OPUS is configured: the other vendors' raw tables, and the staging of
     # those never loaded, are left out rather than failing every morning.
@@ -70,10 +72,10 @@ def test_schedule_runs_the_daily_job_at_five_utc_with_its_date(warehouse, opus_c
 
 def test_schedule_skips_when_no_vendor_is_configured(warehouse, instance):
     [schedule] = build_definitions(warehouse).schedules
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance, scheduled_execution_time=datetime.datetime(2026, 11, 21, 5, 0)
-    )
-    result = schedule.evaluate_tick(context)
+    ) as context:
+        result = schedule.evaluate_tick(context)
     assert not result.run_requests and "no vendor is configured" in result.skip_message
     assert build_definitions(warehouse, cron="30 6 * * *").schedules[0].cron_schedule == "30 6 * * *"
 

@@ -28,6 +28,7 @@ from pipelines.http import (
     VendorError,
     VendorHTTPError,
     VendorResponseError,
+    retry_policy,
 )
 
 SECRET = "sekret-KEY-123"
@@ -195,6 +196,20 @@ def test_retries_are_exhausted_with_capped_backoff(vendor, make_client):
     assert sleeps == [10.0, 15.0, 15.0, 15.0]
     assert info.value.status == 503
     assert "gave up after 5 attempts" in str(info.value) and "maintenance" in str(info.value)
+
+
+def test_the_retry_backoff_setting_sets_the_first_wait_and_doubles_it(vendor, make_client):
+    vendor.script("/down", reply(503), reply(503), reply(503), reply(200, b"[]"))
+    client, sleeps = make_client(retry=retry_policy("0.02"))
+    assert client.get_json("/down") == []
+    # Each wait is its step's delay less up to half of it, drawn at random.
+    assert all(low <= wait <= high for wait, low, high in zip(sleeps, [0.01, 0.02, 0.04], [0.02, 0.04, 0.08], strict=True))
+
+
+@pytest.mark.parametrize("backoff", ["-1", "soon"])
+def test_a_retry_backoff_that_is_not_a_wait_is_refused(backoff):
+    with pytest.raises(ValueError):
+        retry_policy(backoff)
 
 
 def test_429_retry_after_seconds_is_honoured(vendor, make_client):

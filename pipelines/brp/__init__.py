@@ -25,7 +25,7 @@ from dlt.sources import DltResource
 from pipelines.brp import helpers
 from pipelines.brp.helpers import EventRead
 from pipelines.cursor import ChangeCursor
-from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
+from pipelines.http import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_BACKOFF, VendorClient, retry_policy
 from pipelines.http import request_timeout as http_timeout
 from pipelines.lists import NOTHING_LISTED_COLUMN, nothing_listed, rows_or_empty_table, scd2_by_event
 from pipelines.vendor import DEFAULT_LOOKBACK_DAYS, DEFAULT_WINDOW_DAYS_AFTER_END, Vendor, resolve_as_of
@@ -62,6 +62,7 @@ def brp_source(
     bookable_from_internet_only: bool = False,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF,
 ) -> Iterable[DltResource]:
     """BRP events and participants: backfilled from `start_date`, then the active window each run."""
     run_date = resolve_as_of(as_of)
@@ -70,7 +71,7 @@ def brp_source(
     first_day = resolve_as_of(start_date) if start_date else run_date - dt.timedelta(days=DEFAULT_BACKFILL_DAYS)
     client = VendorClient(NAME, TITLE, base_url, params={"apikey": api_key},
                           describe_error=helpers.describe_error_document, max_in_flight=max(1, int(max_in_flight)),
-                          timeout=http_timeout(request_timeout))
+                          timeout=http_timeout(request_timeout), retry=retry_policy(retry_backoff))
     plan = ReadPlan(run_date, first_day, lookback_days, window_days_after_end, max(1, int(window_days)),
                     _filters(business_unit_ids, bookable_from_internet_only))
     feed = event_feed(client, plan)

@@ -22,7 +22,14 @@ from dlt.sources import DltResource
 from pipelines.cursor import ChangeCursor
 from pipelines.eventbookings import helpers, shape
 from pipelines.eventbookings.helpers import paginate, paginate_ahead
-from pipelines.http import DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIMEOUT, VendorClient
+from pipelines.http import (
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    VendorClient,
+    retry_policy,
+)
 from pipelines.http import request_timeout as http_timeout
 from pipelines.lists import (
     REPLACED,
@@ -61,13 +68,14 @@ def eventbookings_source(
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     rows: int = helpers.MAX_ROWS,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF,
 ) -> Iterable[DltResource]:
     """All EventBookings entities for the events that changed or are still active on `as_of`."""
     run_date = resolve_as_of(as_of)
     # Raw tables keep the vendor's strings; staging parses dates once, in one place.
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
     client = api_client(base_url, token_url, client_id, client_secret, max_in_flight,
-                        http_timeout(request_timeout))
+                        http_timeout(request_timeout), retry_policy(retry_backoff))
     page_size = helpers.page_rows(rows)
     event_list = events(client, run_date, lookback_days, window_days_after_end, page_size)
     return (event_list, *(event_list | child_list(client, spec, run_date, page_size) for spec in CHILD_LISTS))
@@ -75,14 +83,16 @@ def eventbookings_source(
 
 def api_client(
     base_url: str, token_url: str, client_id: str, client_secret: str, max_in_flight: int,
-    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT, retry: RetryPolicy | None = None,
 ) -> VendorClient:
     """A client for the API whose bearer token comes from the identity server."""
+    retry = retry or RetryPolicy()
     token_origin, token_path = helpers.split_url(token_url)
-    token_client = VendorClient(NAME, TITLE, token_origin, secrets=[client_secret, client_id], timeout=timeout)
+    token_client = VendorClient(NAME, TITLE, token_origin, secrets=[client_secret, client_id], timeout=timeout,
+                                 retry=retry)
     auth = ClientCredentials(token_client, token_path, client_id, client_secret)
     client = VendorClient(NAME, TITLE, base_url, secrets=[client_secret, client_id],
-                          auth=auth, max_in_flight=max_in_flight, timeout=timeout)
+                          auth=auth, max_in_flight=max_in_flight, timeout=timeout, retry=retry)
     auth.redactors.append(client.redactor)
     return client
 

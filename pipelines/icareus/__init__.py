@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 import dlt
 from dlt.sources import DltResource
 
-from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient, VendorError
+from pipelines.http import (
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRY_BACKOFF,
+    VendorClient,
+    VendorError,
+    retry_policy,
+)
 from pipelines.http import request_timeout as http_timeout
 from pipelines.icareus import helpers, shape
 from pipelines.icareus.helpers import Row, SignedToken
@@ -51,10 +57,11 @@ def icareus_source(
     window_days_after_end: int | None = DEFAULT_WINDOW_DAYS_AFTER_END,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF,
 ) -> Iterable[DltResource]:
     """The configured Icareus events with their rooms, but not those long over (see the module)."""
     settings = Settings(organization_id, secret, client_ip, event_ids, base_url, max(1, int(max_in_flight)),
-                        float(request_timeout))
+                        float(request_timeout), float(retry_backoff))
     window_start = (None if window_days_after_end is None
                     else resolve_as_of(as_of) - dt.timedelta(days=int(window_days_after_end)))
     feed = event_feed(settings, window_start)
@@ -72,6 +79,7 @@ class Settings:
     base_url: str
     max_in_flight: int
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
 
     def client(self) -> tuple[VendorClient, int, list[int]]:
         """The API client, the organization id and the event ids to read."""
@@ -84,7 +92,7 @@ class Settings:
         auth = SignedToken(organization, self.secret, client_ip)
         client = VendorClient(NAME, TITLE, self.base_url, secrets=[self.secret], auth=auth,
                               describe_error=helpers.describe_error, max_in_flight=self.max_in_flight,
-                              timeout=http_timeout(self.request_timeout))
+                              timeout=http_timeout(self.request_timeout), retry=retry_policy(self.retry_backoff))
         auth.redactors.append(client.redactor)
         return client, organization, event_ids
 

@@ -17,7 +17,7 @@ import dlt
 from dlt.sources import DltResource
 
 from pipelines.cursor import ChangeCursor
-from pipelines.http import DEFAULT_REQUEST_TIMEOUT, VendorClient
+from pipelines.http import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_BACKOFF, VendorClient, retry_policy
 from pipelines.http import request_timeout as http_timeout
 from pipelines.lists import VERSIONED, ChildList, in_batches, or_empty_table, per_event_transformer
 from pipelines.opus import helpers, shape
@@ -50,6 +50,7 @@ def opus_source(
     window_days_after_end: int = DEFAULT_WINDOW_DAYS_AFTER_END,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF,
 ) -> Iterable[DltResource]:
     """All OPUS DX entities for the events that changed or are still active on `as_of`."""
     run_date = resolve_as_of(as_of)
@@ -57,7 +58,7 @@ def opus_source(
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
     client = VendorClient(
         NAME, TITLE, base_url, params={"api_key": api_key}, max_in_flight=max_in_flight,
-        timeout=http_timeout(request_timeout),
+        timeout=http_timeout(request_timeout), retry=retry_policy(retry_backoff),
     )
     event_list = events(client, run_date, lookback_days, window_days_after_end)
     return (event_list, *(event_list | child_list(client, spec, run_date) for spec in CHILD_LISTS))
