@@ -10,6 +10,7 @@ from the copied warehouse as it does for any warehouse it has not seen.
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import shutil
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from tests.settings import isolate
 SEED = 7
 SCALE = "small"
 DAYS = 3  # day 0 and two simulated days after it
+LAST_DAY = DAYS - 1
 SNAPSHOT = "day{}.duckdb"
 DONE = "complete"
 
@@ -57,6 +59,10 @@ class ReferenceLoads:
             raise ValueError(f"the reference load has days 0 to {DAYS - 1}, not {day}")
         self._ensure()
         return self.folder / SNAPSHOT.format(day)
+
+    def as_of(self, day: int) -> dt.date:
+        """The business date the daily run of `day` loaded."""
+        return self.start + dt.timedelta(days=day)
 
     def copy(self, day: int, to: Path) -> Path:
         """A writable copy of the warehouse after `day`, at `to`."""

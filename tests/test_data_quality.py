@@ -17,6 +17,7 @@ from assets.runner import run_daily_load
 from assets.settings import DBT_PROJECT_DIR
 from assets.transform import dbt_executable
 from tests.readback import query
+from tests.reference import LAST_DAY, reference_sandboxes
 
 pytestmark = pytest.mark.e2e
 
@@ -58,15 +59,16 @@ def test_a_vendor_whose_data_did_not_arrive_for_the_business_date_fails_its_fres
 
 
 def test_the_privacy_switch_hashes_emails_and_names_in_the_marts_and_keeps_the_counts(
-    opus_configured, warehouse, instance, monkeypatch, tmp_path
+    reference, warehouse, instance, monkeypatch
 ):
-    as_of = opus_configured.app.today.isoformat()
-    _load(warehouse, as_of, instance)
+    reference.copy(0, warehouse)
     plain = query(warehouse, "select person_key, email, first_name, last_name from marts.dim_people order by 1")
     registrations = query(warehouse, "select count(distinct person_key) from marts.fct_registrations")
 
+    # The same day loaded again, from the same sandboxes, with the switch on.
     monkeypatch.setenv("TURNOUT_HASH_PERSONAL_DATA", "true")
-    _load(warehouse, as_of, instance)
+    with reference_sandboxes(monkeypatch, reference.start):
+        _load(warehouse, reference.as_of(0).isoformat(), instance)
 
     hashed = query(warehouse, "select person_key, email, first_name, last_name from marts.dim_people order by 1")
     assert [row[0] for row in hashed] == [row[0] for row in plain]
@@ -191,16 +193,13 @@ def _brp_from_raw(warehouse):
     return events
 
 
-def test_the_rates_recomputed_straight_from_the_raw_tables_agree_exactly(
-    opus_configured, eventbookings_configured, brp_configured, warehouse, instance
-):
-    _load(warehouse, opus_configured.app.today.isoformat(), instance)
-    for server in (opus_configured, eventbookings_configured, brp_configured):
-        server.app.advance(2)
-    _load(warehouse, opus_configured.app.today.isoformat(), instance)
+def test_the_rates_recomputed_straight_from_the_raw_tables_agree_exactly(reference):
+    # The reference load after its last day: daily runs that saw registrations cancelled,
+    # events start and end, and check-ins arrive.
+    warehouse = reference.day(LAST_DAY)
 
     # A run for a business date other than today judges started and over at that date's end.
-    now = dt.datetime.combine(opus_configured.app.today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    now = dt.datetime.combine(reference.as_of(LAST_DAY) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     assert query(warehouse, "select distinct as_of from marts.rpt_event_attendance") == [(now,)]
     columns = ("registrations", "cancellations", "attendees", "no_shows", "attendance_rate", "no_show_rate",
                "cancellation_rate", "average_minutes_attended")

@@ -4,7 +4,12 @@ select
     {{ turnout_key(['vendor', 'vendor_person_id']) }} as identity_key,
     person_key,
     vendor,
-    vendor_person_id,
+    -- A vendor without person ids (EventBookings) names a person by their email: with the
+    -- privacy switch on, that id is hashed as the email is.
+    case
+        when vendor_person_id = email then {{ personal_data('vendor_person_id') }}
+        else vendor_person_id
+    end as vendor_person_id,
     {{ personal_data('email') }} as email,
     last_seen_at
 from {{ ref('int_people') }}
