@@ -139,11 +139,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     ledger = config.stash[_LEDGER_KEY]
     ledger.expected = {item.nodeid for item in items if item.get_closest_marker(MARKER)}
+    _longest_files_first(items)
     # Only a run of the whole suite (no paths, or the tests folder itself) rewrites the document.
     tests_dir = Path(__file__).resolve().parent
     paths = [arg for arg in config.invocation_params.args if not arg.startswith("-")]
     if any(Path(config.invocation_params.dir, arg.split("::")[0]).resolve() != tests_dir for arg in paths):
         ledger.incomplete = True
+
+
+# The files that take longest (seconds of test time, measured on 2 cores), longest first.
+LONGEST_FILES = (
+    "test_faults_end_to_end.py",  # ~260: needs the reference load first, so it builds it
+    "test_bench.py",  # ~175
+    "test_crash_resume.py",  # ~175
+    "test_concurrency.py",  # ~170
+    "test_brp_end_to_end.py",  # ~150
+    "test_definitions.py",  # ~150
+    "test_dashboard.py",  # ~120
+    "test_eventbookings_end_to_end.py",  # ~115
+)
+
+
+def _longest_files_first(items: list[pytest.Item]) -> None:
+    """The longest files first, then the other files with end-to-end tests, then the rest.
+
+    Workers take files in this order (`--no-loadscope-reorder`: pytest-xdist would otherwise
+    start with the files that have the most tests, which are the quick ones), so a long file
+    is never left for last, running on one worker while the other has nothing to do.
+    """
+    end_to_end = {item.path for item in items if item.get_closest_marker("e2e")}
+
+    def rank(item: pytest.Item) -> int:
+        if item.path.name in LONGEST_FILES:
+            return LONGEST_FILES.index(item.path.name)
+        return len(LONGEST_FILES) + (item.path not in end_to_end)
+
+    items.sort(key=rank)
 
 
 @pytest.hookimpl(wrapper=True)

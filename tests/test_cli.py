@@ -198,28 +198,14 @@ def test_sandbox_prints_settings_then_serves(tmp_path: Path):
         process.wait(timeout=10)
 
 
-@pytest.mark.e2e
-def test_demo_loads_day_zero_and_simulated_days(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+def test_a_demo_never_overwrites_a_warehouse_it_was_pointed_at(tmp_path):
+    # What a demo loads is checked in tests/test_secrets.py, which runs one.
     warehouse = tmp_path / "demo" / "demo.duckdb"
+    warehouse.parent.mkdir()
+    warehouse.write_bytes(b"an analyst's warehouse")
 
-    exit_code = main(["demo", "--days", "1", "--warehouse", str(warehouse)])
-
-    out = capsys.readouterr().out
-    assert exit_code == 0, out
-    assert "load succeeded" in out and "dev -w workspace.yaml" in out
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        loads = con.execute("select count(*) from raw_opus._dlt_loads").fetchone()[0]
-        eventbookings_loads = con.execute("select count(*) from raw_eventbookings._dlt_loads").fetchone()[0]
-        brp_loads = con.execute("select count(*) from raw_brp._dlt_loads").fetchone()[0]
-        icareus_loads = con.execute("select count(*) from raw_icareus._dlt_loads").fetchone()[0]
-        people = con.execute("select count(*) from marts.dim_people").fetchone()[0]
-        rooms = con.execute("select count(*) from marts.dim_sessions where vendor = 'icareus'").fetchone()[0]
-    assert loads == eventbookings_loads == brp_loads == icareus_loads == 2  # day 0 and one simulated day
-    assert people > 0 and rooms > 0
-    assert people > 0
-    # A demo never overwrites a warehouse it was pointed at.
     assert main(["demo", "--days", "0", "--warehouse", str(warehouse)]) == 2
+    assert warehouse.read_bytes() == b"an analyst's warehouse"
 
 
 @pytest.mark.e2e

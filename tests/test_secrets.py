@@ -1,11 +1,11 @@
 """Secrets: none reaches anything a run leaves behind, and they come only from configuration.
 
-The end-to-end test runs the whole demo as a new process with distinctive
-secrets for every vendor in its environment (the demo's sandboxes then accept
-exactly those), and looks for them, their URL-encoded forms and the access
-tokens issued or signed during the run in its output and in every file it
-wrote: logs, Dagster's storage and event logs, dlt's folders, the warehouse
-and dbt's artifacts.
+The whole demo is run once, as a new process, with distinctive secrets for
+every vendor in its environment (the demo's sandboxes then accept exactly
+those). One test looks for them, their URL-encoded forms and the access tokens
+issued or signed during the run in its output and in every file it wrote: logs,
+Dagster's storage and event logs, dlt's folders, the warehouse and dbt's
+artifacts; another checks what the demo loaded.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ import sys
 import time
 import tomllib
 import uuid
+from collections.abc import Iterator
 from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import duckdb
@@ -38,6 +41,7 @@ from sandboxes.eventbookings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from sandboxes.icareus import DEFAULT_CLIENT_IP, DEMO_ORGANIZATION_ID, DEMO_SECRET, OTHER_SECRET
 from sandboxes.opus import DEMO_API_KEY as OPUS_DEFAULT_KEY
 from tests.secret_scan import Scan, forms
+from tests.settings import isolate
 
 DEMO_TIMEOUT_SECONDS = 900
 # Icareus tokens are signed with the clock's seconds: every second of the run, and some slack.
@@ -54,9 +58,38 @@ CREDENTIAL_ASSIGNMENT = (
 )
 
 
+@dataclass(frozen=True)
+class Demo:
+    """One `turnout demo --days 1` run, and where it left what it wrote."""
+
+    root: Path  # everything the run wrote outside the project: warehouse, DAGSTER_HOME, DLT_DATA_DIR
+    warehouse: Path
+    dlt_data_dir: Path
+    secrets: dict[str, str]
+    served: dict[str, Any]  # what its sandboxes served with, and the tokens they issued
+    done: subprocess.CompletedProcess[str]
+    started: float
+    finished: float
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    root = tmp_path_factory.mktemp("demo")
+    report_file = tmp_path_factory.mktemp("served") / "report.json"  # outside what is scanned
+    with pytest.MonkeyPatch.context() as patch:
+        isolate(patch, root)
+        secrets = _distinctive_secrets()
+        warehouse = root / "warehouse" / "demo.duckdb"
+        started = time.time()
+        done = _run_demo(warehouse, root / "dagster_home", secrets, report_file)
+        finished = time.time()
+        served = json.loads(report_file.read_text()) if report_file.exists() else {}
+        yield Demo(root, warehouse, Path(os.environ["DLT_DATA_DIR"]), secrets, served, done, started, finished)
+
+
 @pytest.mark.e2e
 @pytest.mark.reliability
-def test_no_secret_reaches_anything_the_demo_leaves_behind(tmp_path, tmp_path_factory, reliability):
+def test_no_secret_reaches_anything_the_demo_leaves_behind(demo, tmp_path_factory, reliability):
     reliability.trial(
         area="Secrets",
         injected="distinctive secrets for all four vendors in the environment of `turnout demo --days 1`, "
@@ -67,37 +100,29 @@ def test_no_secret_reaches_anything_the_demo_leaves_behind(tmp_path, tmp_path_fa
                 "artifacts) hold no secret, no URL-encoded form of one and no access token issued "
                 "(EventBookings) or signed (Icareus) during the run",
     )
-    secrets = _distinctive_secrets()
-    warehouse = tmp_path / "warehouse" / "demo.duckdb"
-    report_file = tmp_path_factory.mktemp("served") / "report.json"  # outside what is scanned
-    started = time.time()
-
-    done = _run_demo(warehouse, tmp_path / "dagster_home", secrets, report_file)
-
-    finished = time.time()
+    secrets, done = demo.secrets, demo.done
     assert done.returncode == 0, f"the demo failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    report = json.loads(report_file.read_text())
     # The sandboxes served with these secrets, so the run could only have used them.
-    assert {name: report["settings"].get(name) for name in secrets} == secrets
-    issued = report["tokens"]
+    assert {name: demo.served["settings"].get(name) for name in secrets} == secrets
+    issued = demo.served["tokens"]
     assert issued, "the EventBookings sandbox issued no token: the demo never signed in"
-    scan = Scan(_needles(secrets, issued), _icareus_tokens(secrets, started, finished))
+    scan = Scan(_needles(secrets, issued), _icareus_tokens(secrets, demo.started, demo.finished))
     scan.text("the demo's stdout", done.stdout)
     scan.text("the demo's stderr", done.stderr)
-    # tmp_path holds the warehouse, its logs and dlt pipeline folder, DAGSTER_HOME and DLT_DATA_DIR.
-    assert pipelines_dir(warehouse).is_dir() and Path(os.environ["DLT_DATA_DIR"]).is_relative_to(tmp_path)
-    scan.tree(tmp_path)
+    # demo.root holds the warehouse, its logs and dlt pipeline folder, DAGSTER_HOME and DLT_DATA_DIR.
+    assert pipelines_dir(demo.warehouse).is_dir() and demo.dlt_data_dir.is_relative_to(demo.root)
+    scan.tree(demo.root)
     run_files = scan.files
     # dbt writes its target/ and logs in the project; anything else a run wrote there is looked at too.
-    scan.tree(PROJECT_ROOT, newer_than=started - 1, skip=NOT_WRITTEN_BY_RUNS)
-    _assert_dbt_artifacts_were_scanned(scan, tmp_path / "dagster_home")
+    scan.tree(PROJECT_ROOT, newer_than=demo.started - 1, skip=NOT_WRITTEN_BY_RUNS)
+    _assert_dbt_artifacts_were_scanned(scan, demo.root / "dagster_home")
     reliability.measured(
         f"{run_files} files of the run and {scan.files - run_files} of the project changed meanwhile (dbt's "
         f"among them; {scan.bytes / 1e6:.1f} MB read, decompressed and table text included), "
         f"{scan.tables} tables and {scan.rows:,} rows, stdout and stderr scanned for "
         f"{len(secrets)} secrets ({len(scan.needles) - len(issued)} spellings), {len(issued)} OAuth tokens and "
         f"{len(scan.hex_tokens)} possible Icareus tokens; {len(scan.findings)} found; "
-        f"demo {finished - started:.0f} s"
+        f"demo {demo.finished - demo.started:.0f} s"
     )
 
     assert not scan.findings, "secrets leaked:\n" + "\n".join(str(f) for f in scan.findings[:50])
@@ -108,6 +133,19 @@ def test_no_secret_reaches_anything_the_demo_leaves_behind(tmp_path, tmp_path_fa
     guard = Scan(scan.needles)
     guard.tree(planted)
     assert guard.findings and all(f.where.endswith("run.log") for f in guard.findings)
+
+
+@pytest.mark.e2e
+def test_the_demo_loads_every_vendor_on_day_zero_and_a_simulated_day(demo):
+    assert demo.done.returncode == 0, f"the demo failed:\n{demo.done.stdout[-4000:]}\n{demo.done.stderr[-4000:]}"
+    assert "load succeeded" in demo.done.stdout and "dev -w workspace.yaml" in demo.done.stdout
+    with duckdb.connect(str(demo.warehouse), read_only=True) as con:
+        loads = {vendor.name: con.execute(f"select count(*) from {vendor.dataset}._dlt_loads").fetchone()[0]
+                 for vendor in VENDORS}
+        people = con.execute("select count(*) from marts.dim_people").fetchone()[0]
+        rooms = con.execute("select count(*) from marts.dim_sessions where vendor = 'icareus'").fetchone()[0]
+    assert loads == {vendor.name: 2 for vendor in VENDORS}  # day 0 and one simulated day
+    assert people > 0 and rooms > 0
 
 
 def test_the_scan_finds_secrets_in_text_compressed_files_and_databases(tmp_path):
