@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BASH_BLOCK = re.compile(r"```bash\n(.*?)```", re.S)
-UI_START_SECONDS = 180
+UI_START_SECONDS = 300  # `dagster dev` loads the code location, dbt manifest included, on a busy machine
 RUNS = "{ runsOrError { ... on Runs { results { runId status } } } }"
 POOLS = "{ instance { concurrencyLimits { concurrencyKey } } }"
 
@@ -56,18 +57,45 @@ def readme_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@dataclass
+class DagsterUI:
+    """README's Dagster command, running: its GraphQL address, its process and its log."""
+
+    address: str
+    process: subprocess.Popen
+    log: Path
+
+    def graphql(self, query: str) -> dict:
+        """Asks the UI once it answers, waiting for it to start; on giving up, says why."""
+        deadline = time.monotonic() + UI_START_SECONDS
+        while True:
+            try:
+                answer = httpx.post(self.address, json={"query": query}, timeout=30)
+                answer.raise_for_status()
+                return answer.json()["data"]
+            except httpx.HTTPError as error:
+                exited = self.process.poll()
+                if exited is not None or time.monotonic() > deadline:
+                    state = (f"exited with {exited}" if exited is not None
+                             else f"not answering after {UI_START_SECONDS} s")
+                    log = self.log.read_text(errors="replace")[-4000:]
+                    raise AssertionError(f"`dagster dev` {state} ({error}); its log ends:\n{log}") from None
+                time.sleep(1)
+
+
 @pytest.fixture
-def dagster_ui(readme_folder: Path) -> Iterator[str]:
-    """README's Dagster command, as written, on a free port; yields its GraphQL address."""
+def dagster_ui(readme_folder: Path) -> Iterator[DagsterUI]:
+    """README's Dagster command, as written, on a free port."""
     port = free_port()
-    log = (readme_folder / "dagster-dev.log").open("w")
+    log_path = readme_folder / "dagster-dev.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         ["bash", "-c", f"{readme_command('dagster dev')} -p {port}"], cwd=readme_folder,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, "PWD": str(readme_folder)},
     )
     try:
-        yield f"http://127.0.0.1:{port}/graphql"
+        yield DagsterUI(f"http://127.0.0.1:{port}/graphql", process, log_path)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -78,20 +106,6 @@ def dagster_ui(readme_folder: Path) -> Iterator[str]:
         log.close()
 
 
-def graphql(address: str, query: str) -> dict:
-    """Asks the UI once it answers, waiting for it to start."""
-    deadline = time.monotonic() + UI_START_SECONDS
-    while True:
-        try:
-            answer = httpx.post(address, json={"query": query}, timeout=30)
-            answer.raise_for_status()
-            return answer.json()["data"]
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
-
-
 def test_the_dagster_command_shows_turnout_runs_and_the_warehouse_pool(
     opus_configured, readme_folder, dagster_ui, monkeypatch
 ):
@@ -99,7 +113,7 @@ def test_the_dagster_command_shows_turnout_runs_and_the_warehouse_pool(
     warehouse = readme_folder / "warehouse" / "turnout.duckdb"
     assert main(["run", "--warehouse", str(warehouse), "--as-of", opus_configured.app.today.isoformat()]) == 0
 
-    runs = graphql(dagster_ui, RUNS)["runsOrError"]["results"]
+    runs = dagster_ui.graphql(RUNS)["runsOrError"]["results"]
     assert [run["status"] for run in runs] == ["SUCCESS"]
-    pools = graphql(dagster_ui, POOLS)["instance"]["concurrencyLimits"]
+    pools = dagster_ui.graphql(POOLS)["instance"]["concurrencyLimits"]
     assert WAREHOUSE_POOL in [pool["concurrencyKey"] for pool in pools]
