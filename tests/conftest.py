@@ -147,16 +147,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ledger.incomplete = True
 
 
-# The files that take longest (seconds of test time, measured on 2 cores), longest first.
+# The files that took longest in full runs of the suite on 2 cores, longest first. Test
+# faults first: it needs the reference load at once, so it is the one that builds it.
 LONGEST_FILES = (
-    "test_faults_end_to_end.py",  # ~260: needs the reference load first, so it builds it
-    "test_bench.py",  # ~175
-    "test_crash_resume.py",  # ~175
-    "test_concurrency.py",  # ~170
-    "test_brp_end_to_end.py",  # ~150
-    "test_definitions.py",  # ~150
-    "test_dashboard.py",  # ~120
-    "test_eventbookings_end_to_end.py",  # ~115
+    "test_faults_end_to_end.py",
+    "test_bench.py",
+    "test_crash_resume.py",
+    "test_concurrency.py",
+    "test_brp_end_to_end.py",
+    "test_definitions.py",
+    "test_dashboard.py",
+    "test_eventbookings_end_to_end.py",
 )
 
 

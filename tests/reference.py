@@ -90,7 +90,7 @@ class ReferenceLoads:
                     if day:
                         for server in servers:
                             server.app.advance(1)
-                    outcome = run_daily_load(warehouse, as_of=servers[0].app.today.isoformat(), instance=instance)
+                    outcome = run_daily_load(warehouse, as_of=self.as_of(day).isoformat(), instance=instance)
                     assert outcome.ok, f"the reference load failed on day {day}: {outcome.failures} " \
                                        f"{outcome.checks_failed}"
                     # Every connection is closed, so the file holds the whole load: no log beside it.
