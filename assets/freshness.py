@@ -9,7 +9,9 @@ $TURNOUT_FRESHNESS_HOURS is set, more hours older than the date's end (or now,
 whichever comes first), fails its check; one never loaded passes, saying so.
 A load completed after a past business date holds that date's data, so a
 backfill asks for nothing the warehouse lacks; a simulated day ahead of the
-clock is loaded today, so that is as far as the check can look.
+clock is loaded on the day the run started, so that is as far as the check can
+look. "Today" is the UTC date the run started, not the moment the check runs:
+a run that crosses midnight loads its vendors before it and checks them after.
 """
 
 import datetime as dt
@@ -34,7 +36,7 @@ def arrival_checks(vendors: Sequence[Vendor]) -> dg.AssetChecksDefinition:
         dg.AssetCheckSpec(
             name=check_name(vendor), asset=CHECKED_ASSET, blocking=False,
             description=f"{vendor.title}: the last completed load is from the run's business date "
-                        f"(today, UTC, for a run without one) or later; where $TURNOUT_FRESHNESS_HOURS "
+                        f"(the UTC date the run started, for a run without one) or later; where $TURNOUT_FRESHNESS_HOURS "
                         f"is set, at most that many hours old at the end of that date (now, for today).",
         )
         for vendor in vendors
@@ -45,13 +47,21 @@ def arrival_checks(vendors: Sequence[Vendor]) -> dg.AssetChecksDefinition:
     def vendor_arrivals(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[dg.AssetCheckResult]:
         now, max_hours = dt.datetime.now(dt.UTC), freshness_hours()
         as_of = context.run.tags.get(AS_OF_TAG)
+        started = run_started(context)
         selected = {key.name for key in context.selected_asset_check_keys}
         last_loads = last_completed_loads(warehouse, [v for v in vendors if check_name(v) in selected])
         for vendor in vendors:
             if check_name(vendor) in selected:
-                yield arrival(vendor, last_loads.get(vendor.dataset), now, max_hours, as_of)
+                yield arrival(vendor, last_loads.get(vendor.dataset), now, max_hours, as_of, started)
 
     return vendor_arrivals
+
+
+def run_started(context: dg.AssetCheckExecutionContext) -> dt.datetime | None:
+    """When the run started (UTC), from Dagster's run record; None where it has no start time."""
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    started = record.start_time if record is not None else None
+    return dt.datetime.fromtimestamp(started, dt.UTC) if started else None
 
 
 def business_day(as_of: str | dt.date | None, today: dt.date) -> dt.date:
@@ -65,18 +75,20 @@ def business_day(as_of: str | dt.date | None, today: dt.date) -> dt.date:
 
 
 def arrival(vendor: Vendor, last_load: dt.datetime | None, now: dt.datetime,
-            max_hours: float | None = None, as_of: str | dt.date | None = None) -> dg.AssetCheckResult:
-    """Passed when the last load is from the run's business date (`as_of`, else `now`'s UTC date)
-    or later, or, where `max_hours` is given, at most that many hours older than the end of that
-    date or than `now`, whichever comes first."""
+            max_hours: float | None = None, as_of: str | dt.date | None = None,
+            started: dt.datetime | None = None) -> dg.AssetCheckResult:
+    """Passed when the last load is from the run's business date (`as_of`, else the UTC date the
+    run `started`, else `now`'s) or later, or, where `max_hours` is given, at most that many hours
+    older than the end of that date or than `now`, whichever comes first."""
     if last_load is None:
         return dg.AssetCheckResult(check_name=check_name(vendor), passed=True,
                                    description=f"{vendor.title} has never been loaded (not configured).",
                                    metadata={"last_loaded_at": "never"})
-    day = business_day(as_of, now.date())
+    today = (started or now).date()
+    day = business_day(as_of, today)
     hours_since = (now - last_load).total_seconds() / 3600
     if max_hours is None:
-        fresh, description = _arrived_by_date(vendor, last_load, now, day)
+        fresh, description = _arrived_by_date(vendor, last_load, today, day)
     else:
         fresh, description = _arrived_by_age(vendor, last_load, now, day, max_hours)
     return dg.AssetCheckResult(
@@ -86,9 +98,9 @@ def arrival(vendor: Vendor, last_load: dt.datetime | None, now: dt.datetime,
     )
 
 
-def _arrived_by_date(vendor: Vendor, last_load: dt.datetime, now: dt.datetime, day: dt.date) -> tuple[bool, str]:
+def _arrived_by_date(vendor: Vendor, last_load: dt.datetime, today: dt.date, day: dt.date) -> tuple[bool, str]:
     fresh = last_load.date() >= day
-    since = "today" if day == now.date() else f"on or after {day} (the run's business date)"
+    since = "today" if day == today else f"on or after {day} (the run's business date)"
     stamp = f"{last_load:%Y-%m-%d %H:%M} UTC"
     return fresh, (f"{vendor.title}: data arrived {since} ({stamp})." if fresh else
                    f"{vendor.title}: no data arrived {since}; the last load completed {stamp}.")

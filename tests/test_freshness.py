@@ -49,6 +49,20 @@ def test_for_a_business_date_ahead_of_the_clock_the_load_must_be_from_today():
     assert not arrival(OPUS, NOW - dt.timedelta(hours=7), NOW, as_of=ahead).passed
 
 
+def test_a_run_that_crosses_midnight_is_judged_by_the_day_it_started():
+    # Loads finish at 23:59 and the check runs at 00:01: the day that began mid-run asks for nothing yet.
+    started, loaded, checked = (dt.datetime(2026, 11, 21, h, m, tzinfo=dt.UTC) for h, m in ((23, 58), (23, 59), (23, 59)))
+    checked += dt.timedelta(minutes=2)
+    assert arrival(OPUS, loaded, checked, started=started).passed
+    assert arrival(OPUS, loaded, checked, as_of="2026-11-22", started=started).passed  # a simulated day ahead
+    assert arrival(OPUS, loaded, checked, as_of="2026-11-21", started=started).passed
+    stale = arrival(OPUS, loaded - dt.timedelta(days=1), checked, started=started)
+    assert not stale.passed
+    assert stale.description == "OPUS DX: no data arrived today; the last load completed 2026-11-20 23:59 UTC."
+    # Without the run's start, the check's own clock decides, and the day that just began has no load.
+    assert not arrival(OPUS, loaded, checked).passed
+
+
 def test_for_a_past_business_date_age_counts_to_the_end_of_that_date():
     end_of_business_date = dt.datetime(2026, 11, 11, tzinfo=dt.UTC)
     assert arrival(OPUS, end_of_business_date - dt.timedelta(hours=20), NOW, max_hours=26, as_of="2026-11-10").passed
