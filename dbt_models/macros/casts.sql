@@ -38,9 +38,9 @@
     to_timestamp({{ to_integer(column) }} / 1000.0)
 {%- endmacro %}
 
-{# A moment plus a duration given in whole seconds. #}
+{# A moment plus a duration given in whole seconds (standard SQL: DuckDB and PostgreSQL alike). #}
 {% macro plus_seconds(moment, seconds) -%}
-    ({{ moment }} + to_seconds({{ to_integer(seconds) }}))
+    ({{ moment }} + {{ to_integer(seconds) }} * interval '1 second')
 {%- endmacro %}
 
 {# One language of a multilingual {"en_US": ..., "fi_FI": ...} field: the one asked for,

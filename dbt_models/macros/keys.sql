@@ -40,8 +40,24 @@
 #}
 {% macro personal_data(column) -%}
     {%- if var('hash_personal_data', false) | string | lower in ('true', '1', 'yes') -%}
-        case when {{ column }} is not null then sha256('turnout:' || {{ column }}) end
+        case when {{ column }} is not null then {{ sha256_hex("'turnout:' || " ~ column) }} end
     {%- else -%}
         {{ column }}
     {%- endif -%}
+{%- endmacro %}
+
+{#
+  The SHA-256 of a text as 64 lower-case hex digits. DuckDB's sha256 takes text and gives
+  hex; PostgreSQL's takes bytes and gives bytes, so it is wrapped to give the same text.
+#}
+{% macro sha256_hex(text) -%}
+    {{ return(adapter.dispatch('sha256_hex', 'turnout')(text)) }}
+{%- endmacro %}
+
+{% macro default__sha256_hex(text) -%}
+    sha256({{ text }})
+{%- endmacro %}
+
+{% macro postgres__sha256_hex(text) -%}
+    encode(sha256(convert_to({{ text }}, 'UTF8')), 'hex')
 {%- endmacro %}

@@ -32,7 +32,7 @@ daily as (
         cast(sum(activity.cancelled) as bigint) as cancellations
     from activity
     inner join events on events.event_key = activity.event_key
-    group by all
+    group by 1, 2
 )
 
 select

@@ -68,7 +68,7 @@ select
             then cast(coalesce(
                 events.filled,
                 case when {{ records_registrations }} then coalesce(registrations.registrations, 0) end
-            ) as double) / events.capacity
+            ) as double precision) / events.capacity
     end as fill_rate,
     case when {{ records_registrations }} then coalesce(registrations.cancellations, 0) end as cancellations,
     case when {{ keeps_waiting_lists }} then coalesce(registrations.waitlisted, 0) end as waitlisted,
@@ -85,16 +85,16 @@ select
     end as no_shows,
     case
         when {{ records_attendance }} and events.ends_at < {{ business_now() }} and registrations.registrations > 0
-            then cast(coalesce(attendance.attendees, 0) as double) / registrations.registrations
+            then cast(coalesce(attendance.attendees, 0) as double precision) / registrations.registrations
     end as attendance_rate,
     case
         when {{ records_attendance }} and events.ends_at < {{ business_now() }} and registrations.registrations > 0
-            then cast(coalesce(registrations.no_shows, 0) as double) / registrations.registrations
+            then cast(coalesce(registrations.no_shows, 0) as double precision) / registrations.registrations
     end as no_show_rate,
     case
         when {{ records_registrations }}
             and coalesce(registrations.registrations, 0) + coalesce(registrations.cancellations, 0) > 0
-            then cast(coalesce(registrations.cancellations, 0) as double)
+            then cast(coalesce(registrations.cancellations, 0) as double precision)
                 / (coalesce(registrations.registrations, 0) + coalesce(registrations.cancellations, 0))
     end as cancellation_rate,
     case
