@@ -51,8 +51,9 @@ def test_for_a_business_date_ahead_of_the_clock_the_load_must_be_from_today():
 
 def test_a_run_that_crosses_midnight_is_judged_by_the_day_it_started():
     # Loads finish at 23:59 and the check runs at 00:01: the day that began mid-run asks for nothing yet.
-    started, loaded, checked = (dt.datetime(2026, 11, 21, h, m, tzinfo=dt.UTC) for h, m in ((23, 58), (23, 59), (23, 59)))
-    checked += dt.timedelta(minutes=2)
+    started = dt.datetime(2026, 11, 21, 23, 58, tzinfo=dt.UTC)
+    loaded = dt.datetime(2026, 11, 21, 23, 59, tzinfo=dt.UTC)
+    checked = dt.datetime(2026, 11, 22, 0, 1, tzinfo=dt.UTC)
     assert arrival(OPUS, loaded, checked, started=started).passed
     assert arrival(OPUS, loaded, checked, as_of="2026-11-22", started=started).passed  # a simulated day ahead
     assert arrival(OPUS, loaded, checked, as_of="2026-11-21", started=started).passed
