@@ -29,26 +29,29 @@ from rich.table import Table
 from assets.definitions import DAILY_JOB
 from assets.locks import DEFAULT_LOCK_TIMEOUT_SECONDS, LOCK_TIMEOUT_ENV, lock_timeout
 from assets.runlog import run_log
-from assets.runner import CROSS_VENDOR, LoadOutcome, run_daily_load, run_instance
+from assets.runner import CROSS_VENDOR, LoadOutcome, loaded_datasets, run_daily_load, run_instance
 from assets.settings import (
     DASHBOARD_HOST,
     DASHBOARD_PORT,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
     DEFAULT_SCHEDULE,
     DEFAULT_WAREHOUSE,
+    DLT_POSTGRES_ENV,
     DUCKDB_MEMORY_LIMIT_ENV,
     FRESHNESS_HOURS_ENV,
     HASH_PERSONAL_DATA_ENV,
+    LOCAL_DIR_ENV,
     SCHEDULE_ENV,
     WAREHOUSE_ENV,
     dagster_home,
     duckdb_memory_limit,
     freshness_hours,
+    names_a_server,
     pipelines_dir,
     schedule_cron,
-    warehouse_path,
+    warehouse_setting,
 )
-from assets.warehouse import Warehouse, WarehouseBusy
+from assets.warehouse import DUCKDB, POSTGRES, Warehouse, WarehouseBusy, WarehouseUnreachable
 from pipelines import settings as source_settings
 from pipelines.registry import VENDORS
 from pipelines.vendor import Vendor
@@ -82,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="the daily load against the configured vendors",
                               epilog=_run_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--warehouse", help=f"DuckDB file (default ${WAREHOUSE_ENV} or {DEFAULT_WAREHOUSE})")
+    run.add_argument("--warehouse", help=f"DuckDB file or postgresql:// URL (default ${WAREHOUSE_ENV} or "
+                                         f"{DEFAULT_WAREHOUSE})")
     run.add_argument("--as-of", type=_business_date,
                      help="business date to load for, YYYY-MM-DD (default today, UTC)")
     run.set_defaults(command=run_command)
@@ -97,12 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="load N simulated days from the sandboxes")
     demo.add_argument("--days", type=_at_least_zero(int, "a whole number of days, 0 or more"), default=2,
                       help="simulated days after day 0 (default 2)")
-    demo.add_argument("--warehouse", help=f"DuckDB file to create (default {DEMO_WAREHOUSE})")
+    demo.add_argument("--warehouse", help=f"DuckDB file to create, or an empty PostgreSQL database's URL "
+                                          f"(default ${WAREHOUSE_ENV} if a URL, else {DEMO_WAREHOUSE})")
     _sandbox_options(demo)
     demo.set_defaults(command=demo_command)
 
     board = commands.add_parser("dashboard", help="serve a web page on the warehouse's reporting tables")
-    board.add_argument("--warehouse", help=f"DuckDB file (default ${WAREHOUSE_ENV} or {DEFAULT_WAREHOUSE})")
+    board.add_argument("--warehouse", help=f"DuckDB file or postgresql:// URL (default ${WAREHOUSE_ENV} or "
+                                           f"{DEFAULT_WAREHOUSE})")
     board.add_argument("--port", type=_port, default=DASHBOARD_PORT,
                        help=f"port on {DASHBOARD_HOST} (default {DASHBOARD_PORT}; 0: a free port)")
     board.set_defaults(command=dashboard_command)
@@ -122,7 +128,11 @@ settings it reads, all checked before anything is requested:
                                then secrets.toml). A vendor with none of its required settings is
                                skipped. Its keys (* a secret: .dlt/secrets.toml or the environment):
 {_vendor_keys()}
-  {WAREHOUSE_ENV:<27}  the DuckDB file without --warehouse (default {DEFAULT_WAREHOUSE})
+  {WAREHOUSE_ENV:<27}  the warehouse without --warehouse: a DuckDB file (default {DEFAULT_WAREHOUSE})
+  {"":<27}  or postgresql://user:password@host:port/database (also read from
+  {"":<27}  {DLT_POSTGRES_ENV}, dlt's own setting)
+  {LOCAL_DIR_ENV:<27}  where Turnout keeps its own files for a PostgreSQL warehouse (run lock,
+  {"":<27}  dlt's folder, run history, logs; default warehouse/)
   {LOCK_TIMEOUT_ENV:<27}  seconds to wait for a busy warehouse (default {DEFAULT_LOCK_TIMEOUT_SECONDS:.0f}; 0: do not wait)
   {DUCKDB_MEMORY_LIMIT_ENV:<27}  DuckDB's memory in a run, such as 2GB (default {DEFAULT_DUCKDB_MEMORY_LIMIT})
   {HASH_PERSONAL_DATA_ENV:<27}  true: emails and names in the marts become hashes (default false)
@@ -191,14 +201,14 @@ def run_command(args: argparse.Namespace) -> int:
     # Bound to this stdout now: the run log takes sys.stdout over while loading, and a
     # wait for the warehouse must still be told here.
     console = Console(file=sys.stdout)
-    warehouse = warehouse_path(args.warehouse)
+    warehouse = Warehouse.from_env(args.warehouse)
     if not _settings_usable(console, _turnout_setting_problems(warehouse)):
         return EXIT_WRONG
     say = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
     try:
-        with console.status(f"Loading into {warehouse} …"), run_log(warehouse) as log_file:
+        with console.status(f"Loading into {warehouse} …"), run_log(warehouse.location) as log_file:
             outcome = run_daily_load(warehouse, as_of=args.as_of, on_wait=say)
-    except WarehouseBusy as busy:
+    except (WarehouseBusy, WarehouseUnreachable) as busy:
         console.print(str(busy), style="red", markup=False, soft_wrap=True)
         return EXIT_BUSY
     print_outcome(console, outcome)
@@ -206,7 +216,7 @@ def run_command(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else EXIT_FAILED
 
 
-def _turnout_setting_problems(warehouse: Path) -> list[str]:
+def _turnout_setting_problems(warehouse: Warehouse) -> list[str]:
     """One line per setting of `turnout run` that is malformed, vendors' aside."""
     problems = []
     checks = (freshness_hours, lock_timeout, duckdb_memory_limit, _hash_personal_data, _schedule,
@@ -219,10 +229,10 @@ def _turnout_setting_problems(warehouse: Path) -> list[str]:
     return problems
 
 
-def _places(warehouse: Path) -> None:
-    if warehouse.is_dir():
+def _places(warehouse: Warehouse) -> None:
+    if warehouse.engine == DUCKDB and warehouse.location.is_dir():
         raise ValueError(f"{warehouse} is a folder: expected the DuckDB file (--warehouse or {WAREHOUSE_ENV})")
-    home = dagster_home(warehouse)
+    home = dagster_home(warehouse.location)
     if home.exists() and not home.is_dir():
         raise ValueError(f"DAGSTER_HOME is a file ({home}): expected a folder for the run history")
 
@@ -292,19 +302,19 @@ def demo_command(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         try:
             # Held from before an old demo warehouse is removed until the last day is loaded.
-            stack.enter_context(Warehouse.from_env(args.warehouse or DEMO_WAREHOUSE).exclusive(
-                say=say, holder="turnout demo"))
+            chosen = _demo_warehouse(args.warehouse)
+            stack.enter_context(chosen.exclusive(say=say, holder="turnout demo"))
         except WarehouseBusy as busy:
             console.print(str(busy), style="red", markup=False, soft_wrap=True)
             return EXIT_BUSY
         except ValueError as problem:  # a malformed $TURNOUT_LOCK_TIMEOUT
             console.print(str(problem), style="red", markup=False, soft_wrap=True)
             return EXIT_WRONG
-        warehouse = _fresh_demo_warehouse(console, args.warehouse)
+        warehouse = _fresh_demo_warehouse(console, chosen, requested=bool(args.warehouse))
         if warehouse is None:
             return EXIT_WRONG
         # Entered, so that loading definitions sees this instance as the current one.
-        instance = stack.enter_context(run_instance(warehouse))
+        instance = stack.enter_context(run_instance(warehouse.location))
         servers = _start_sandboxes(stack, args.seed, args.scale, port=0, profile=profile)
         for server in servers:
             os.environ.update(server.app.settings(server.base_url))
@@ -318,7 +328,7 @@ def demo_command(args: argparse.Namespace) -> int:
                     _advance(servers)
                 as_of = servers[0].app.today.isoformat()
                 progress.update(task, description=f"day {day} ({as_of}): loading and modelling")
-                with run_log(warehouse) as log_file:
+                with run_log(warehouse.location) as log_file:
                     outcome = run_daily_load(warehouse, as_of=as_of, instance=instance)
                 outcomes.append(outcome)
                 progress.advance(task)
@@ -335,7 +345,7 @@ def dashboard_command(args: argparse.Namespace) -> int:
     from assets import dashboard
 
     console = Console()
-    warehouse = warehouse_path(args.warehouse)
+    warehouse = Warehouse.from_env(args.warehouse)
     problem = dashboard.unusable(warehouse)
     if problem:
         console.print(problem, style="red", markup=False, soft_wrap=True)
@@ -418,15 +428,32 @@ def _advance(servers: Sequence[SandboxServer]) -> None:
         httpx.post(f"{server.base_url}/_sandbox/advance", params={"days": 1}).raise_for_status()
 
 
-def _fresh_demo_warehouse(console: Console, requested: str | None) -> Path | None:
-    warehouse = warehouse_path(requested or DEMO_WAREHOUSE)
-    if warehouse.exists() and requested:
-        console.print(f"[red]{warehouse} exists; the demo builds a new warehouse. "
+def _demo_warehouse(requested: str | None) -> Warehouse:
+    """The demo's warehouse: --warehouse, else a PostgreSQL database the settings name, else
+    its own DuckDB file (never the daily run's file)."""
+    setting = warehouse_setting(requested)
+    if requested or names_a_server(setting):
+        return Warehouse.from_env(setting)
+    return Warehouse.from_env(DEMO_WAREHOUSE)
+
+
+def _fresh_demo_warehouse(console: Console, warehouse: Warehouse, requested: bool) -> Warehouse | None:
+    if warehouse.engine == POSTGRES:
+        # A database is never dropped on the demo's behalf: it may hold more than Turnout's tables.
+        if loaded_datasets(warehouse):
+            console.print(f"[red]{escape(str(warehouse))} already holds Turnout's raw tables; the demo builds a "
+                          "new warehouse. Point it at an empty database.[/red]")
+            return None
+        shutil.rmtree(pipelines_dir(warehouse.location), ignore_errors=True)
+        return warehouse
+    path = warehouse.location
+    if path.exists() and requested:
+        console.print(f"[red]{path} exists; the demo builds a new warehouse. "
                       "Remove it or choose another --warehouse.[/red]")
         return None
-    for leftover in (warehouse, warehouse.with_suffix(".duckdb.wal")):
+    for leftover in (path, path.with_suffix(".duckdb.wal")):
         leftover.unlink(missing_ok=True)
-    shutil.rmtree(pipelines_dir(warehouse), ignore_errors=True)
+    shutil.rmtree(pipelines_dir(path), ignore_errors=True)
     return warehouse
 
 
@@ -457,20 +484,27 @@ def print_outcome(console: Console, outcome: LoadOutcome) -> None:
     console.print("[green]load succeeded[/green]" if outcome.ok else "[red]load failed[/red]")
 
 
-def _print_how_to_open(console: Console, warehouse: Path) -> None:
+def _print_how_to_open(console: Console, warehouse: Warehouse) -> None:
     # This environment's executables: it need not be activated or on PATH.
     python = Path(sys.executable)
     dagster = python.parent / "dagster"
     turnout = python.parent / "turnout"
+    if warehouse.engine == POSTGRES:
+        # Without the password: psql reads it from PGPASSWORD or ~/.pgpass.
+        opening = (f"\nOpen the warehouse:\n  psql {warehouse} -c 'table marts.rpt_event_attendance'\n")
+        setting = f"{WAREHOUSE_ENV}=<the same URL, with its password>"
+    else:
+        opening = ("\nOpen the warehouse (read-only, while nothing is loading):\n"
+                   f"  {python} -c \"import duckdb; duckdb.connect('{warehouse}', read_only=True)"
+                   ".sql('from marts.rpt_event_attendance').show()\"\n")
+        setting = f"{WAREHOUSE_ENV}={warehouse}"
     console.print(
-        "\nOpen the warehouse (read-only, while nothing is loading):\n"
-        f"  {python} -c \"import duckdb; duckdb.connect('{warehouse}', read_only=True)"
-        ".sql('from marts.rpt_event_attendance').show()\"\n"
-        "Open the Dagster UI on these runs:\n"
-        f"  DAGSTER_HOME={dagster_home(warehouse)} {WAREHOUSE_ENV}={warehouse} "
+        opening
+        + "Open the Dagster UI on these runs:\n"
+        f"  DAGSTER_HOME={dagster_home(warehouse.location)} {setting} "
         f"{dagster} dev -w workspace.yaml\n"
         "Open the dashboard on it (reads the reporting tables, never blocks a load):\n"
-        f"  {turnout} dashboard --warehouse {warehouse}",
+        f"  {turnout} dashboard" + ("" if warehouse.engine == POSTGRES else f" --warehouse {warehouse}"),
         soft_wrap=True,
     )
 

@@ -26,10 +26,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 import plotly.graph_objects as go
+import psycopg2
 from plotly.offline import get_plotlyjs
 
 from assets.settings import DASHBOARD_HOST, DASHBOARD_PORT
-from assets.warehouse import Warehouse, WarehouseBusy
+from assets.warehouse import NOT_FOUND, Warehouse, WarehouseBusy, WarehouseUnreachable
 
 TITLE = "Turnout — how did our events do"
 EMPTY = "–"  # what a NULL figure shows as: the vendor cannot give it, which is not 0
@@ -56,7 +57,7 @@ AS_OF_SQL = "select max(as_of) from marts.rpt_event_attendance"
 
 @dataclasses.dataclass(frozen=True)
 class Reports:
-    warehouse: Path
+    warehouse: Warehouse
     events: pd.DataFrame
     daily_registrations: pd.DataFrame
     sessions: pd.DataFrame
@@ -80,10 +81,11 @@ class Figures:
 # --- reading ---------------------------------------------------------------
 
 
-def read_reports(warehouse: Path) -> Reports:
+def read_reports(warehouse: Warehouse | Path) -> Reports:
     """The three reporting tables, read on a read-only connection closed before returning.
-    WarehouseBusy while a load holds the file."""
-    with Warehouse.of(warehouse).reading() as con:
+    WarehouseBusy while a load holds a DuckDB file."""
+    warehouse = Warehouse.of(warehouse)  # shown on the page as such: a server's URL without its password
+    with warehouse.reading() as con:
         return Reports(
             warehouse=warehouse,
             events=con.execute(EVENTS_SQL).df(),
@@ -94,28 +96,31 @@ def read_reports(warehouse: Path) -> Reports:
         )
 
 
-def reports_as_of(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+def reports_as_of(con: Any) -> dt.datetime | None:
     """The moment rpt_event_attendance was judged at; None for an empty one, or one built
     before the marts recorded it (the next run adds it)."""
     try:
         [(as_of,)] = con.execute(AS_OF_SQL).fetchall()
-    except duckdb.BinderException:
+    except NOT_FOUND:
         return None
     return as_of
 
 
-def unusable(warehouse: Path) -> str | None:
+def unusable(warehouse: Warehouse | Path) -> str | None:
     """Why the dashboard cannot serve this warehouse, or None if it can (or a load is running)."""
+    warehouse = Warehouse.of(warehouse)
     if not warehouse.exists():
         return f"{warehouse} does not exist. Build it with `turnout demo` or `turnout run` first."
     try:
         read_reports(warehouse)
     except WarehouseBusy:
         return None
-    except duckdb.CatalogException:
+    except NOT_FOUND:
         return (f"{warehouse} has no reporting tables (marts.rpt_*). "
                 "Build them with `turnout demo` or `turnout run` first.")
-    except duckdb.Error as exc:
+    except WarehouseUnreachable as exc:
+        return str(exc)
+    except (duckdb.Error, psycopg2.Error) as exc:
         return f"{warehouse} cannot be read as a Turnout warehouse ({exc}). Run `turnout demo` or `turnout run` first."
     return None
 
@@ -426,14 +431,14 @@ def render_page(reports: Reports, notice: str | None = None) -> str:
     )
 
 
-def render_busy_page(warehouse: Path) -> str:
+def render_busy_page(warehouse: Warehouse | Path) -> str:
     """What a page load shows while a load runs and no data has been read yet."""
     message = (f"A load is running on {warehouse}, and no data has been read from it yet. "
                "This page reloads itself; the dashboard appears once the load is done.")
     return _document(_notice(message), head='<meta http-equiv="refresh" content="5">')
 
 
-def render_error_page(warehouse: Path, problem: str) -> str:
+def render_error_page(warehouse: Warehouse | Path, problem: str) -> str:
     return _document(_notice(f"{warehouse}: {problem}. Is it a warehouse built by `turnout demo` or `turnout run`?"))
 
 
@@ -506,8 +511,8 @@ class DashboardServer(ThreadingHTTPServer):
     # Keep-alive handler threads may sit idle in a read; never wait for them.
     block_on_close = False
 
-    def __init__(self, warehouse: Path, port: int):
-        self.warehouse = warehouse
+    def __init__(self, warehouse: Warehouse | Path, port: int):
+        self.warehouse = Warehouse.of(warehouse)
         self._last: Reports | None = None
         self._reading = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -532,7 +537,7 @@ class DashboardServer(ThreadingHTTPServer):
                 self._last = read_reports(self.warehouse)
             except WarehouseBusy:
                 busy, problem = True, "a load is running"
-            except duckdb.Error as exc:
+            except (duckdb.Error, psycopg2.Error, WarehouseUnreachable) as exc:
                 problem = f"could not read the warehouse ({exc})"
             last = self._last
         if last is not None:
@@ -588,6 +593,6 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # nothing per request
 
 
-def serve(warehouse: Path, port: int = DASHBOARD_PORT) -> DashboardServer:
+def serve(warehouse: Warehouse | Path, port: int = DASHBOARD_PORT) -> DashboardServer:
     """Starts serving the dashboard on 127.0.0.1:port (0: a free port) in a background thread."""
     return DashboardServer(warehouse, port).start()

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-import duckdb
-
-if TYPE_CHECKING:
-    from assets.warehouse import Warehouse
+from assets.warehouse import DUCKDB, Warehouse
 
 VARIANT_MARK = "__v_"
 DLT_PREFIX = "_dlt"
@@ -24,6 +21,8 @@ DLT_PREFIX = "_dlt"
 # that happens to be empty in a small load is not drift.
 MIN_ROWS_FOR_GONE = 10
 EARLIER_SHARE_FOR_GONE = 0.5
+# Text columns as each engine's information_schema names them (DuckDB; PostgreSQL).
+TEXT_TYPES = {"VARCHAR", "CHARACTER VARYING", "TEXT"}
 
 Columns = dict[str, set[str]]  # table -> column names
 
@@ -100,8 +99,9 @@ def gone_columns(warehouse: Warehouse, dataset: str, tables: Mapping[str, set[st
                              and VARIANT_MARK not in c)
             if not columns or "_dlt_load_id" not in types:
                 continue
-            texts = [c for c in columns if types[c] == "VARCHAR"]
-            counts = ", ".join([f'count("{c}")' for c in columns] + [_json_count(c) for c in texts])
+            texts = [c for c in columns if types[c].upper() in TEXT_TYPES]
+            counts = ", ".join([f'count("{c}")' for c in columns]
+                               + [_json_count(c, warehouse.engine) for c in texts])
             base = f'select count(*), {counts} from "{dataset}"."{table}"'
             now = con.execute(f"{base} where _dlt_load_id in ({marks})", loads).fetchone()
             earlier = con.execute(f"{base} where _dlt_load_id not in ({marks})", loads).fetchone()
@@ -118,12 +118,15 @@ def gone_columns(warehouse: Warehouse, dataset: str, tables: Mapping[str, set[st
     return drift
 
 
-def _json_count(column: str) -> str:
-    return (f"""count(*) filter (where left(ltrim("{column}"), 1) in ('{{', '[') """
-            f"""and json_valid("{column}"))""")
+def _json_count(column: str, engine: str) -> str:
+    looks_like_json = f"""left(ltrim("{column}"), 1) in ('{{', '[')"""
+    # PostgreSQL 15 has no test for valid JSON short of casting, which fails the query on the
+    # first row that is not: there, text that opens like a JSON object or list counts.
+    valid = f""" and json_valid("{column}")""" if engine == DUCKDB else ""
+    return f"count(*) filter (where {looks_like_json}{valid})"
 
 
-def _columns_of(con: duckdb.DuckDBPyConnection, dataset: str, table: str) -> dict[str, str]:
+def _columns_of(con: Any, dataset: str, table: str) -> dict[str, str]:
     return dict(con.execute(
         "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
         [dataset, table]).fetchall())

@@ -24,7 +24,6 @@ from pipelines.reachability import unreachable_settings
 from pipelines.vendor import Vendor
 
 SCHEMA_DRIFT = "schema_drift"  # observation metadata: how a load changed a raw table's shape
-LOADER_FILE_FORMAT = "parquet"  # 10-50x faster into DuckDB than dlt's insert_values
 VENDOR_STEP_PREFIX = "load_"  # + the vendor's name: the step (and op) that loads it
 
 
@@ -93,7 +92,7 @@ def vendor_assets(vendor: Vendor, warehouse: Warehouse) -> dg.AssetsDefinition:
                         context=context,
                         dlt_source=vendor.source(as_of=as_of),
                         dlt_pipeline=vendor_pipeline(vendor, warehouse),
-                        loader_file_format=LOADER_FILE_FORMAT,
+                        loader_file_format=warehouse.loader_file_format(),
                     )
                 yield from drift_observations(context, vendor, warehouse, columns_before, loads_before)
         except WarehouseBusy as busy:

@@ -78,9 +78,11 @@ def lock_file(warehouse: Path) -> Path:
 
 @contextlib.contextmanager
 def exclusive_warehouse(
-    warehouse: Path, say: Say, holder: str = "a Turnout load", timeout: float | None = None
+    warehouse: Path, say: Say, holder: str = "a Turnout load", timeout: float | None = None,
+    file_lock: bool = True,
 ) -> Iterator[None]:
-    """Holds the run lock and waits until DuckDB would let this process write the file.
+    """Holds the run lock and, for a DuckDB file (`file_lock`), waits until DuckDB would let
+    this process write it.
 
     `say` gets one line when a wait starts and one when it ends; `holder` says what
     this process is doing, for others who have to wait. Raises WarehouseBusy when
@@ -89,7 +91,8 @@ def exclusive_warehouse(
     limit = lock_timeout() if timeout is None else timeout
     deadline = time.monotonic() + limit
     with _run_lock(warehouse, holder, deadline, limit, say):
-        wait_until_writable(warehouse, deadline, limit, say)
+        if file_lock:
+            wait_until_writable(warehouse, deadline, limit, say)
         yield
 
 

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-import duckdb
 
 from assets.definitions import DAILY_JOB, RAW_PREFIX, build_definitions, daily_selection
 from assets.failing_rows import failing_rows
@@ -198,7 +198,7 @@ def _execute(
     outcome.schema_drift.extend(schema_drift(result.get_asset_observation_events()))
 
 
-def name_failing_rows(con: duckdb.DuckDBPyConnection, outcome: LoadOutcome) -> None:
+def name_failing_rows(con: Any, outcome: LoadOutcome) -> None:
     """Adds to each failed dbt check the vendors and a few ids of the rows that fail it."""
     manifest = json.loads(ensure_manifest(dbt_project()).read_text())
     for place, test in outcome.failed_tests.items():
@@ -227,7 +227,7 @@ def loaded_datasets(warehouse: Warehouse) -> set[str]:
     return {name for (name,) in rows if name.startswith(RAW_PREFIX)}
 
 
-def mart_rows(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+def mart_rows(con: Any) -> dict[str, dict[str, int]]:
     """Rows per mart and vendor."""
     rows: dict[str, dict[str, int]] = {}
     existing = {
@@ -255,7 +255,7 @@ def mart_rows(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
     return rows
 
 
-def rejected_rows(con: duckdb.DuckDBPyConnection) -> list[str]:
+def rejected_rows(con: Any) -> list[str]:
     """One line per mart, vendor and reason for the rows a mart's contract kept out
     (rejected.<mart>), naming a few of them by the vendor's own ids."""
     lines = []
@@ -266,10 +266,19 @@ def rejected_rows(con: duckdb.DuckDBPyConnection) -> list[str]:
         if mart not in views:
             continue
         ids = " || '/' || ".join(f"coalesce(cast({column} as varchar), '∅')" for column in key)
-        found = con.execute(
-            f"select vendor, rejection_reason, count(*), list({ids} order by {ids})[1:{SHOWN_REJECTED_KEYS}] "
-            f"from {REJECTED_SCHEMA}.{mart} group by all order by all"
+        # Standard SQL, for either engine: the first few ids of each vendor and reason, in order.
+        rows = con.execute(
+            f"select vendor, rejection_reason, rejected, row_id from ("
+            f"select vendor, rejection_reason, {ids} as row_id, "
+            f"count(*) over (partition by vendor, rejection_reason) as rejected, "
+            f"row_number() over (partition by vendor, rejection_reason order by {ids}) as place "
+            f"from {REJECTED_SCHEMA}.{mart}) as numbered "
+            f"where place <= {SHOWN_REJECTED_KEYS} order by vendor, rejection_reason, place"
         ).fetchall()
+        grouped: dict[tuple[str, str], tuple[int, list[str]]] = {}
+        for vendor, reason, count, row_id in rows:
+            grouped.setdefault((vendor, reason), (count, []))[1].append(row_id)
+        found = [(vendor, reason, count, examples) for (vendor, reason), (count, examples) in grouped.items()]
         for vendor, reason, count, examples in found:
             shown = ", ".join(examples) + (", …" if count > len(examples) else "")
             lines.append(f"{REJECTED_SCHEMA}.{mart}: {vendor}: {count} row{'s' if count != 1 else ''}, "

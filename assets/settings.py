@@ -11,6 +11,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_models"
 WAREHOUSE_ENV = "TURNOUT_WAREHOUSE"
 DEFAULT_WAREHOUSE = Path("warehouse") / "turnout.duckdb"
+# A warehouse on PostgreSQL: TURNOUT_WAREHOUSE holds its URL, or dlt's own setting does.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+DLT_POSTGRES_ENV = "DESTINATION__POSTGRES__CREDENTIALS"
+LOCAL_DIR_ENV = "TURNOUT_LOCAL_DIR"
 SCHEDULE_ENV = "TURNOUT_SCHEDULE"
 DEFAULT_SCHEDULE = "0 5 * * *"  # daily, 05:00 UTC
 DASHBOARD_HOST = "127.0.0.1"
@@ -31,6 +35,25 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "300MB"
 DUCKDB_MEMORY_LIMIT_FORMAT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 # The business date a run loads for; the schedule sets it, `turnout demo` simulates it.
 AS_OF_TAG = "turnout/as_of"
+
+
+def warehouse_setting(explicit: str | os.PathLike[str] | None = None) -> str:
+    """Where the warehouse is: `explicit`, else $TURNOUT_WAREHOUSE, else dlt's own PostgreSQL
+    setting ($DESTINATION__POSTGRES__CREDENTIALS), else warehouse/turnout.duckdb. A
+    postgresql:// URL names a PostgreSQL database; anything else, a DuckDB file."""
+    return str(explicit or os.environ.get(WAREHOUSE_ENV) or os.environ.get(DLT_POSTGRES_ENV) or DEFAULT_WAREHOUSE)
+
+
+def local_folder() -> Path:
+    """Where Turnout keeps its own files for a warehouse on a server (run lock, dlt's working
+    folder, run history, run logs): $TURNOUT_LOCAL_DIR, else the folder the DuckDB file
+    would be in."""
+    return Path(os.environ.get(LOCAL_DIR_ENV) or DEFAULT_WAREHOUSE.parent).expanduser().resolve()
+
+
+def names_a_server(setting: str | os.PathLike[str]) -> bool:
+    """Whether a warehouse setting is a PostgreSQL URL rather than a DuckDB file."""
+    return str(setting).lower().startswith(POSTGRES_SCHEMES)
 
 
 def warehouse_path(explicit: str | os.PathLike[str] | None = None) -> Path:

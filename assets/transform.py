@@ -159,8 +159,9 @@ def warehouse_models(project: DbtProject, without_vendors: Sequence[str] = ()) -
         try:
             with warehouse.exclusive(say=context.log.warning, holder=step_holder(context)):
                 build_vars = dbt_vars(settings, context.run.tags.get(AS_OF_TAG))
-                invocation = dbt.cli(["build", "--vars", build_vars], context=context)
-                yield from invocation.stream()
+                with warehouse.dbt_environment():
+                    invocation = dbt.cli(["build", *warehouse.dbt_arguments(), "--vars", build_vars], context=context)
+                    yield from invocation.stream()
             run_target = Path(invocation.target_path)
             keep_partial_parse(run_target)
             prune_run_targets(run_target.parent)

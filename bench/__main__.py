@@ -11,6 +11,10 @@ simulated latency on every request, and measures in one run:
 * the generic peer (bench.peer): dlt's `rest_api` source for OPUS DX and EventBookings, next
   to Turnout loading those two vendors alone;
 * Turnout's daily run after the sandboxes move one day on;
+* with --postgres-url (or $TURNOUT_BENCH_POSTGRES_URL, a server's URL with a user that may
+  create databases): the same full load and daily run into a PostgreSQL database, and the
+  daily run once more with Dagster's run storage in SQLite and in PostgreSQL, for the dbt
+  step's time with each;
 * the floor: the requests the full load made times the latency, over the concurrency each
   vendor is read with; no client reading the vendors one after another can beat it.
 
@@ -28,9 +32,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
@@ -44,6 +49,19 @@ DEFAULT_SCALES = "medium,large"
 BASELINE_SCALES = ("small", "medium")
 DEFAULT_LATENCY_MS = 50.0
 PEER_VENDORS = ("opus", "eventbookings")
+POSTGRES_URL_ENV = "TURNOUT_BENCH_POSTGRES_URL"
+# Dagster's storage on PostgreSQL, as README shows it (`On PostgreSQL`).
+DAGSTER_POSTGRES_YAML = """\
+storage:
+  postgres:
+    postgres_url:
+      env: TURNOUT_DAGSTER_POSTGRES_URL
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
 MIB = 1024 * 1024
 
 
@@ -68,6 +86,8 @@ class ScaleReport:
     naive: Measurement | None = None
     peer: Measurement | None = None
     turnout_pair: Measurement | None = None
+    # Runs on another engine or Dagster storage, each with where its time went.
+    more: list[tuple[Measurement, RunParts]] = field(default_factory=list)
 
     @property
     def rows(self) -> list[Measurement]:
@@ -97,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = ScaleReport(scale, args.latency_ms)
         try:
             measure_scale(report, workdir / scale, seed=args.seed,
-                          baselines=scale in BASELINE_SCALES and not args.turnout_only)
+                          baselines=scale in BASELINE_SCALES and not args.turnout_only,
+                          postgres=args.postgres_url)
         except ContenderFailed as failure:
             print(f"\n{failure}", file=sys.stderr, flush=True)
             failed = True
@@ -117,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1, help="sandbox data seed (default 1)")
     parser.add_argument("--turnout-only", action="store_true", help="skip the naive baseline and the peer")
     parser.add_argument("--workdir", help="keep warehouses and logs here (default: a temporary folder)")
+    parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_URL_ENV),
+                        help=f"a PostgreSQL server to measure on as well (default ${POSTGRES_URL_ENV}; "
+                             "the environment keeps its password out of the process list)")
     return parser
 
 
@@ -135,9 +159,13 @@ def prepare_dbt_manifest() -> None:
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
 
 
-def measure_scale(report: ScaleReport, workdir: Path, seed: int, baselines: bool) -> None:
+def measure_scale(report: ScaleReport, workdir: Path, seed: int, baselines: bool, postgres: str | None) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
+    # Where Turnout keeps its own files for a PostgreSQL warehouse, here and in the runs.
+    os.environ["TURNOUT_LOCAL_DIR"] = str(workdir / "postgres")
+    vendors = [v.name for v in VENDORS]
+    on_server = postgres and create_database(postgres, f"turnout_bench_{report.scale}_{os.getpid()}")
     print(f"\n[{report.scale}] starting the sandboxes …", flush=True)
     with serve_sandboxes(report.scale, report.latency_ms, seed, PROJECT_ROOT) as sandboxes:
         warehouse = workdir / "turnout" / "turnout.duckdb"
@@ -147,6 +175,10 @@ def measure_scale(report: ScaleReport, workdir: Path, seed: int, baselines: bool
         # Read now: the daily run below replaces each pipeline's trace.
         report.full_parts = run_parts(warehouse)
         report.floor_seconds = floor_seconds(per_vendor, report.latency_ms)
+        if on_server:
+            full, _ = turnout_run(sandboxes, on_server, "Turnout on PostgreSQL: full first load, 4 vendors",
+                                  vendors=vendors, logs=workdir / "postgres")
+            report.more.append((full, run_parts(on_server)))
         if baselines:
             report.naive = naive_run(sandboxes, workdir / "naive")
             pair_warehouse = workdir / "turnout_pair" / "turnout.duckdb"
@@ -156,8 +188,13 @@ def measure_scale(report: ScaleReport, workdir: Path, seed: int, baselines: bool
         print(f"[{report.scale}] moving the sandboxes one day on …", flush=True)
         as_of = sandboxes.advance_one_day()
         report.daily, _ = turnout_run(sandboxes, warehouse, "Turnout: daily run, one day later",
-                                      vendors=[v.name for v in VENDORS], as_of=as_of)
+                                      vendors=vendors, as_of=as_of)
         report.daily_parts = run_parts(warehouse)
+        if on_server:
+            daily, _ = turnout_run(sandboxes, on_server, "Turnout on PostgreSQL: daily run, one day later",
+                                   vendors=vendors, as_of=as_of, logs=workdir / "postgres")
+            report.more.append((daily, run_parts(on_server)))
+            report.more.extend(storage_runs(sandboxes, warehouse, as_of, postgres, workdir))
 
 
 def contender_env(sandboxes: Sandboxes, vendors: Sequence[str]) -> dict[str, str]:
@@ -171,12 +208,13 @@ def contender_env(sandboxes: Sandboxes, vendors: Sequence[str]) -> dict[str, str
 
 
 def measured(label: str, command: list[str], sandboxes: Sandboxes, vendors: Sequence[str],
-             warehouse: Path, schemas: Sequence[str]) -> tuple[Measurement, dict[str, int]]:
+             warehouse: Path | str, schemas: Sequence[str], logs: Path | None = None,
+             env: Mapping[str, str] | None = None) -> tuple[Measurement, dict[str, int]]:
     print(f"  {label} …", flush=True)
     served_before = sandboxes.requests_served()
     loads_before = load_ids(warehouse, schemas)
-    run = run_process_tree(command, contender_env(sandboxes, vendors), warehouse.parent / f"{label[:40]}.log",
-                           cwd=PROJECT_ROOT)
+    run = run_process_tree(command, {**contender_env(sandboxes, vendors), **(env or {})},
+                           (logs or Path(warehouse).parent) / f"{label[:60]}.log", cwd=PROJECT_ROOT)
     if run.returncode != 0:
         tail = run.log.read_text(errors="replace")[-3000:]
         raise ContenderFailed(f"{label} failed with exit code {run.returncode}; the end of {run.log}:\n{tail}")
@@ -190,14 +228,64 @@ def measured(label: str, command: list[str], sandboxes: Sandboxes, vendors: Sequ
     return measurement, per_vendor
 
 
-def turnout_run(sandboxes: Sandboxes, warehouse: Path, label: str, vendors: Sequence[str],
-                as_of: str | None = None) -> tuple[Measurement, dict[str, int]]:
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "assets.cli", "run", "--warehouse", str(warehouse)]
+def turnout_run(sandboxes: Sandboxes, warehouse: Path | str, label: str, vendors: Sequence[str],
+                as_of: str | None = None, logs: Path | None = None,
+                env: Mapping[str, str] | None = None) -> tuple[Measurement, dict[str, int]]:
+    """`turnout run` on a DuckDB file (--warehouse), or on a PostgreSQL URL given in the
+    environment, never on the command line, where its password would show."""
+    server = isinstance(warehouse, str)
+    logs = logs or Path(warehouse).parent
+    logs.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "assets.cli", "run", *([] if server else ["--warehouse", str(warehouse)])]
     if as_of:
         command += ["--as-of", as_of]
     schemas = [f"raw_{name}" for name in vendors]
-    return measured(label, command, sandboxes, vendors, warehouse, schemas)
+    extra = {**(env or {}), **({"TURNOUT_WAREHOUSE": warehouse} if server else {}),
+             "TURNOUT_LOCAL_DIR": os.environ["TURNOUT_LOCAL_DIR"]}
+    return measured(label, command, sandboxes, vendors, warehouse, schemas, logs, extra)
+
+
+def storage_runs(sandboxes: Sandboxes, warehouse: Path, as_of: str, postgres: str,
+                 workdir: Path) -> list[tuple[Measurement, RunParts]]:
+    """The DuckDB daily run once more with Dagster's storage in SQLite (beside the warehouse, as
+    `turnout run` keeps it), then in PostgreSQL: the same models and data, for the dbt step."""
+    vendors = [v.name for v in VENDORS]
+    runs = []
+    again, _ = turnout_run(sandboxes, warehouse, "Turnout: daily run again, Dagster storage in SQLite",
+                           vendors=vendors, as_of=as_of)
+    runs.append((again, run_parts(warehouse)))
+    home = workdir / "dagster-on-postgres"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(DAGSTER_POSTGRES_YAML)
+    storage = create_database(postgres, f"turnout_bench_dagster_{os.getpid()}").replace(
+        "postgresql://", "postgresql+psycopg2://", 1)
+    env = {"DAGSTER_HOME": str(home), "TURNOUT_DAGSTER_POSTGRES_URL": storage}
+    again, _ = turnout_run(sandboxes, warehouse, "Turnout: daily run again, Dagster storage in PostgreSQL",
+                           vendors=vendors, as_of=as_of, env=env)
+    os.environ.update(env)  # so this process reads the run history where the run wrote it
+    try:
+        runs.append((again, run_parts(warehouse)))
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+    return runs
+
+
+def create_database(server: str, name: str) -> str:
+    """A new, empty database on the PostgreSQL server `server` names (dropped first if it is
+    left from an earlier run); returns its URL."""
+    import psycopg2
+
+    connection = psycopg2.connect(server)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f'drop database if exists "{name}" with (force)')
+            cursor.execute(f'create database "{name}"')
+    finally:
+        connection.close()
+    parts = urlsplit(server)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def naive_run(sandboxes: Sandboxes, folder: Path) -> Measurement:
@@ -223,7 +311,7 @@ def peer_run(sandboxes: Sandboxes, folder: Path) -> Measurement:
     return measurement
 
 
-def run_parts(warehouse: Path) -> RunParts:
+def run_parts(warehouse: Path | str) -> RunParts:
     """Where the last run on `warehouse` spent its time."""
     from assets.ingest import VENDOR_STEP_PREFIX
     from assets.transform import DBT_STEP_NAME
@@ -234,11 +322,12 @@ def run_parts(warehouse: Path) -> RunParts:
                     dbt=_seconds_in(steps, DBT_STEP_NAME))
 
 
-def last_run_steps(warehouse: Path) -> dict[str, float]:
+def last_run_steps(warehouse: Path | str) -> dict[str, float]:
     """Seconds each finished step of the last run on `warehouse` took, from its run history."""
     from assets.runner import run_instance
+    from assets.warehouse import Warehouse
 
-    instance = run_instance(warehouse)
+    instance = run_instance(Warehouse.of(warehouse).location)
     runs = instance.get_runs(limit=1)
     if not runs:
         return {}
@@ -251,7 +340,7 @@ def _seconds_in(steps: dict[str, float], prefix: str) -> float | None:
     return sum(matching) if matching else None
 
 
-def extract_seconds(warehouse: Path, vendors: Sequence[str]) -> float | None:
+def extract_seconds(warehouse: Path | str, vendors: Sequence[str]) -> float | None:
     """Seconds the last run spent in dlt's extract step, summed over vendors, from dlt's traces.
 
     Extraction is the step that makes every request (and parses the answers and writes them
@@ -260,11 +349,11 @@ def extract_seconds(warehouse: Path, vendors: Sequence[str]) -> float | None:
     from dlt.pipeline.trace import load_trace
 
     from assets.ingest import pipeline_name
-    from assets.settings import pipelines_dir
+    from assets.warehouse import Warehouse
 
     total = 0.0
     for name in vendors:
-        trace = load_trace(str(pipelines_dir(warehouse) / pipeline_name(name)))
+        trace = load_trace(str(Warehouse.of(warehouse).dlt_working_dir() / pipeline_name(name)))
         steps = [step for step in (trace.steps if trace else []) if step.step == "extract" and step.finished_at]
         if not steps:
             return None
@@ -316,6 +405,9 @@ def render(report: ScaleReport) -> str:
             lines.extend(_part_rows(report.full_parts, row, ""))
         if row is report.daily and report.daily_parts:
             lines.extend(_part_rows(report.daily_parts, row, ", daily run"))
+    for row, parts in report.more:
+        lines.append(_row(row))
+        lines.extend(_part_rows(parts, row, f", {row.label.removeprefix('Turnout').strip(' :')}"))
     if report.floor_seconds is not None and report.full is not None:
         lines.append(f"| Floor: full load's requests × latency ÷ concurrency | {_seconds(report.floor_seconds)} "
                      f"| {report.full.requests:,} | | | | vendors one after another; "

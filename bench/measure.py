@@ -11,10 +11,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import duckdb
 import httpx
 import psutil
+
+from assets.warehouse import Warehouse
 
 # Memory is sampled this often; a child that lives less long (a dbt compile) may be missed.
 SAMPLE_SECONDS = 0.05
@@ -147,26 +149,27 @@ def _read_settings(process: subprocess.Popen[str]) -> dict[str, str]:
     raise RuntimeError(f"the sandboxes did not start (exit code {process.poll()})")
 
 
-def load_ids(warehouse: Path, schemas: Sequence[str]) -> set[str]:
-    """Every dlt load id already in these schemas' tables."""
-    if not warehouse.exists():
+def load_ids(warehouse: Path | str, schemas: Sequence[str]) -> set[str]:
+    """Every dlt load id already in these schemas' tables (a DuckDB file, or a PostgreSQL URL)."""
+    place = Warehouse.of(warehouse)
+    if not place.exists():
         return set()
     ids: set[str] = set()
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with place.reading() as con:
         for schema in schemas:
             if _has_table(con, schema, "_dlt_loads"):
                 ids.update(row[0] for row in con.execute(f'select load_id from "{schema}"._dlt_loads').fetchall())
     return ids
 
 
-def rows_landed(warehouse: Path, schemas: Sequence[str], loads_before: set[str]) -> int:
+def rows_landed(warehouse: Path | str, schemas: Sequence[str], loads_before: set[str]) -> int:
     """Rows the loads after loads_before wrote into these schemas' tables (dlt's own excluded).
 
     A nested table (`registrants__questions`) has no load id of its own: its rows count with
     the load of the parent row they belong to.
     """
     total = 0
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with Warehouse.of(warehouse).reading() as con:
         for schema in schemas:
             columns = _columns_by_table(con, schema)
             for table in columns:
@@ -176,7 +179,7 @@ def rows_landed(warehouse: Path, schemas: Sequence[str], loads_before: set[str])
     return total
 
 
-def _new_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str,
+def _new_rows(con: Any, schema: str, table: str,
               columns: dict[str, set[str]], loads_before: set[str]) -> int:
     chain = [table]
     while "_dlt_load_id" not in columns[chain[-1]] and NESTED_SEPARATOR in chain[-1]:
@@ -196,7 +199,7 @@ def _new_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str,
     return con.execute(f'select count(*) from "{schema}"."{table}" t0 {joins} {where}', params).fetchone()[0]
 
 
-def _columns_by_table(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, set[str]]:
+def _columns_by_table(con: Any, schema: str) -> dict[str, set[str]]:
     columns: dict[str, set[str]] = {}
     for table, column in con.execute(
         "select table_name, column_name from information_schema.columns where table_schema = ?", [schema]
@@ -205,6 +208,6 @@ def _columns_by_table(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, 
     return columns
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def _has_table(con: Any, schema: str, table: str) -> bool:
     return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
                             "and table_name = ?", [schema, table]).fetchone()[0])

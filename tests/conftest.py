@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sandboxes.eventbookings import EventBookingsSandbox
 from sandboxes.icareus import IcareusSandbox
 from sandboxes.opus import OpusSandbox
 from sandboxes.server import SandboxApp, SandboxServer
+from tests import postgres
 from tests.reference import ReferenceLoads
 from tests.settings import isolate
 
@@ -91,6 +93,34 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 @pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres.Server]:
+    """A PostgreSQL server for this test worker: CI's (tests/postgres.py), else one started here."""
+    given = os.environ.get(postgres.URL_ENV)
+    if given:
+        yield postgres.Server(given)
+        return
+    folder = tmp_path_factory.mktemp("postgres")
+    try:
+        url = postgres.start(folder)
+    except postgres.NoPostgres as missing:
+        if postgres.required():
+            pytest.fail(f"PostgreSQL is required here ({postgres.REQUIRE_ENV}) but cannot start: {missing}")
+        pytest.skip(f"no PostgreSQL server for the tests that need one: {missing}")
+    try:
+        yield postgres.Server(url)
+    finally:
+        postgres.stop(folder)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres.Server) -> Iterator[str]:
+    """The URL (password included) of a new, empty database on the tests' server, dropped after."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
 def reference(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ReferenceLoads:
     """The fault-free load of all four vendors (tests/reference.py), one for every worker."""
     base = tmp_path_factory.getbasetemp()
@@ -150,6 +180,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # The files that took longest in full runs of the suite on 2 cores, longest first. Test
 # faults first: it needs the reference load at once, so it is the one that builds it.
 LONGEST_FILES = (
+    "test_postgres_warehouse.py",
     "test_faults_end_to_end.py",
     "test_bench.py",
     "test_crash_resume.py",

@@ -26,7 +26,8 @@ def token(organization_id: int | str, secret: str, client_ip: str, unix_seconds:
 def in_language(texts: dict[str, str] | None, language: str) -> str | None:
     if not texts:
         return None
-    return texts.get(language) or texts.get("en_US") or next(iter(texts.values()))
+    # Else the first language by its code, as the marts choose on either engine.
+    return texts.get(language) or texts.get("en_US") or texts[min(texts)]
 
 
 def utc_ms(milliseconds: int | None) -> dt.datetime | None:

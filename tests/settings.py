@@ -16,7 +16,9 @@ def isolate(patch: pytest.MonkeyPatch, root: Path) -> None:
     """dlt and Turnout settings come only from what the caller sets; dlt works under `root`."""
     patch.setenv("DLT_DATA_DIR", str(root / "dlt_data"))
     patch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    for name in ("TURNOUT_WAREHOUSE", "TURNOUT_HASH_PERSONAL_DATA", "DAGSTER_HOME"):
+    patch.setenv("TURNOUT_LOCAL_DIR", str(root / "turnout_local"))
+    for name in ("TURNOUT_WAREHOUSE", "TURNOUT_HASH_PERSONAL_DATA", "DAGSTER_HOME",
+                 "DESTINATION__POSTGRES__CREDENTIALS", "DBT_ENV_SECRET_TURNOUT_POSTGRES_PASSWORD"):
         patch.delenv(name, raising=False)
     for name in [name for name in os.environ if name.startswith("SOURCES__")]:
         patch.delenv(name)

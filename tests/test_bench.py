@@ -73,11 +73,21 @@ def _rows(output: str) -> dict[str, dict[str, float]]:
     return rows
 
 
+def _postgres_server(request: pytest.FixtureRequest) -> str | None:
+    """The tests' PostgreSQL server's URL, or None where there is none (the rows on it are then left out)."""
+    try:
+        return request.getfixturevalue("postgres_server").url
+    except pytest.skip.Exception:
+        return None
+
+
 @pytest.mark.e2e
-def test_benchmark_prints_every_row_at_small_scale(tmp_path: Path) -> None:
+def test_benchmark_prints_every_row_at_small_scale(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    postgres = _postgres_server(request)
+    env = {**os.environ, **({"TURNOUT_BENCH_POSTGRES_URL": postgres} if postgres else {})}
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--scales", "small", "--latency-ms", "5", "--workdir", str(tmp_path)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1200, env=env,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = _rows(result.stdout)
@@ -113,3 +123,21 @@ def test_benchmark_prints_every_row_at_small_scale(tmp_path: Path) -> None:
     assert daily_extraction["requests"] == daily["requests"]
     assert "machine:" in result.stdout and "### targets" in result.stdout
     assert "MiB" in result.stdout
+    if postgres:
+        _assert_postgres_rows(rows, full, daily)
+        assert postgres.split("@")[0].rsplit(":", 1)[1] not in result.stdout + result.stderr  # the password
+
+
+def _assert_postgres_rows(rows: dict[str, dict[str, float]], full: dict[str, float], daily: dict[str, float]) -> None:
+    """The same loads into PostgreSQL read the same requests and land the same rows; the daily
+    run once more on each Dagster storage has a dbt step of its own."""
+    on_server = rows["Turnout on PostgreSQL: full first load, 4 vendors"]
+    daily_on_server = rows["Turnout on PostgreSQL: daily run, one day later"]
+    assert on_server["requests"] == full["requests"] and on_server["rows"] == full["rows"]
+    assert daily_on_server["requests"] == daily["requests"] and daily_on_server["rows"] == daily["rows"]
+    server_dbt = rows["… of which dbt build and tests, on PostgreSQL: full first load, 4 vendors"]
+    assert 0 < server_dbt["wall"] < on_server["wall"]
+    for storage in ("SQLite", "PostgreSQL"):
+        run = rows[f"Turnout: daily run again, Dagster storage in {storage}"]
+        dbt = rows[f"… of which dbt build and tests, daily run again, Dagster storage in {storage}"]
+        assert 0 < dbt["wall"] < run["wall"]

@@ -90,16 +90,19 @@ _stopping = threading.Event()  # set when the module's trials are torn down: no 
 class TurnoutRun:
     """`turnout run` in its own process group, its output kept in a file beside the warehouse."""
 
-    def __init__(self, warehouse: Path, env: Mapping[str, str], as_of: str) -> None:
+    def __init__(self, warehouse: Path, env: Mapping[str, str], as_of: str, named: bool = True) -> None:
+        """`named`: the run is told the warehouse with --warehouse; else it finds it in `env`
+        (TURNOUT_WAREHOUSE), and `warehouse` only says where its output goes."""
         if _stopping.is_set():
             raise RuntimeError("the trials are being torn down")
         warehouse.parent.mkdir(parents=True, exist_ok=True)
         self.log = warehouse.parent / f"turnout-run-{time.monotonic_ns()}.out"
         self.started = time.monotonic()
         self.seconds = 0.0
+        where = ["--warehouse", str(warehouse)] if named else []
         with self.log.open("wb") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "assets.cli", "run", "--warehouse", str(warehouse), "--as-of", as_of],
+                [sys.executable, "-m", "assets.cli", "run", *where, "--as-of", as_of],
                 cwd=PROJECT_ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )

@@ -56,6 +56,8 @@ CREDENTIAL_ASSIGNMENT = (
     r"""(?im)^[ \t]*["']?(\w*(?:api_?key|secret|password|passwd|token|client_id))["']?"""
     r"""[ \t]*[:=][ \t]*(["'])(.*?)\2"""
 )
+# dbt's profile reads a credential from the environment when it runs: no value is committed.
+READ_AT_RUN_TIME = re.compile(r"\{\{\s*env_var\([^)]*\)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,7 @@ def _committed_credentials(tracked: list[str]) -> list[str]:
         if name.startswith("tests/"):
             continue
         found += [f"{name}: {match[1]} = {match[3]!r}" for match in assignment.finditer(text)
-                  if not match[3].startswith(PLACEHOLDER_PREFIX)]
+                  if not match[3].startswith(PLACEHOLDER_PREFIX) and not READ_AT_RUN_TIME.fullmatch(match[3])]
     return found
 
 

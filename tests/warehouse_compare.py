@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from assets.warehouse import Warehouse
 
 DLT_TABLES = frozenset({"_dlt_loads", "_dlt_pipeline_state", "_dlt_version"})
 LOAD_SPECIFIC_COLUMNS = frozenset({"_dlt_load_id", "_dlt_id"})
@@ -84,8 +84,8 @@ class TableDiff:
 
 @dataclass
 class Comparison:
-    left: Path
-    right: Path
+    left: Path | str
+    right: Path | str
     tables: list[str]  # compared, in both
     rows_left: int
     rows_right: int
@@ -103,7 +103,7 @@ class Comparison:
         return f"{len(self.tables)} tables, {self.rows_left:,} rows compared: {verdict}"
 
     def report(self, shown: int = SHOWN_ROWS) -> str:
-        lines = [f"{self.left} (left) vs {self.right} (right): {self.summary()}"]
+        lines = [f"{Warehouse.of(self.left)} (left) vs {Warehouse.of(self.right)} (right): {self.summary()}"]
         if self.tables_only_left:
             lines.append(f"tables only left: {self.tables_only_left}")
         if self.tables_only_right:
@@ -113,8 +113,8 @@ class Comparison:
 
 
 def compare_warehouses(
-    left: Path,
-    right: Path,
+    left: Path | str,
+    right: Path | str,
     schemas: Sequence[str] | None = None,
     ignore_columns: Iterable[str] = (),
 ) -> Comparison:
@@ -153,11 +153,12 @@ def diff_table(name: str, left: TableRows, right: TableRows) -> TableDiff | None
 
 
 def snapshot(
-    warehouse: Path, schemas: Sequence[str] | None = None, ignored: Iterable[str] = LOAD_SPECIFIC_COLUMNS
+    warehouse: Path | str, schemas: Sequence[str] | None = None, ignored: Iterable[str] = LOAD_SPECIFIC_COLUMNS
 ) -> dict[str, TableRows]:
-    """`schema.table` -> its rows, read from the warehouse opened read-only."""
+    """`schema.table` -> its rows, read from the warehouse (a DuckDB file, or a PostgreSQL URL)
+    opened read-only."""
     ignored = set(ignored)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with Warehouse.of(warehouse).reading() as con:
         listed = con.execute(
             "select table_schema, table_name from information_schema.tables order by 1, 2"
         ).fetchall()
@@ -179,7 +180,7 @@ def _compared_schema(schema: str, schemas: Sequence[str] | None) -> bool:
 
 
 def _schema_rows(
-    con: duckdb.DuckDBPyConnection, schema: str, names: list[str], ignored: set[str]
+    con: Any, schema: str, names: list[str], ignored: set[str]
 ) -> dict[str, TableRows]:
     """Rows of one schema's tables; a nested table's links become its parent's fingerprint.
 
@@ -236,12 +237,23 @@ def _fingerprint(row: Row) -> str:
 
 
 def _comparable(value: Any) -> Any:
-    """A hashable value that compares equal exactly when the stored values are the same."""
+    """A hashable value that compares equal exactly when the stored values are the same, on
+    either engine: a number with a fraction as a float of FLOAT_DIGITS places (DuckDB may hold
+    as DOUBLE what PostgreSQL holds as numeric), JSON as its canonical text (DuckDB reads JSON
+    columns as text, PostgreSQL's jsonb as objects), a moment as an aware datetime (equal
+    across time zones)."""
     if isinstance(value, float):
         return value if not math.isfinite(value) else round(value, FLOAT_DIGITS)
+    if isinstance(value, decimal.Decimal):
+        return round(float(value), FLOAT_DIGITS) if value.is_finite() else repr(value)
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, sort_keys=True, default=str)
-    if isinstance(value, (str, int, bool, decimal.Decimal, dt.date, dt.datetime, dt.time, dt.timedelta)):
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.dumps(json.loads(value), sort_keys=True, default=str)
+        except ValueError:
+            return value
+    if isinstance(value, (str, int, bool, dt.date, dt.datetime, dt.time, dt.timedelta)):
         return value
     if value is None:
         return None

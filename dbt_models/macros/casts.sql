@@ -20,12 +20,30 @@
     cast(nullif(regexp_replace(trim(cast({{ column }} as varchar)), '[^0-9.-]', '', 'g'), '') as decimal(18, 2))
 {%- endmacro %}
 
-{# The value of one entry of a vendor's [{"name": ..., "value": ...}] list. #}
+{# The value of one entry of a vendor's [{"name": ..., "value": ...}] list: the first entry
+   of that name, in the list's order. #}
 {% macro name_value(column, name) -%}
+    {{ return(adapter.dispatch('name_value', 'turnout')(column, name)) }}
+{%- endmacro %}
+
+{% macro default__name_value(column, name) -%}
     list_filter(
         from_json({{ column }}, '[{"name": "VARCHAR", "value": "VARCHAR"}]'),
         lambda entry: entry.name = '{{ name }}'
     )[1].value
+{%- endmacro %}
+
+{# jsonb: an entry that is not an object has no name, and a value that is not a list has no entries. #}
+{% macro postgres__name_value(column, name) -%}
+    (
+        select entries.entry ->> 'value'
+        from jsonb_array_elements(
+            case when jsonb_typeof({{ column }}) = 'array' then {{ column }} end
+        ) with ordinality as entries(entry, position)
+        where entries.entry ->> 'name' = '{{ name }}'
+        order by entries.position
+        limit 1
+    )
 {%- endmacro %}
 
 {# Vendors send booleans as the strings 'true' and 'false'. #}
@@ -44,12 +62,32 @@
 {%- endmacro %}
 
 {# One language of a multilingual {"en_US": ..., "fi_FI": ...} field: the one asked for,
-   else English, else whichever the vendor has. #}
+   else English, else the first language the vendor has by its code. By code, not in the
+   order sent: PostgreSQL's jsonb keeps no key order, and both engines must agree. #}
 {% macro in_language(column, language) -%}
+    {{ return(adapter.dispatch('in_language', 'turnout')(column, language)) }}
+{%- endmacro %}
+
+{% macro default__in_language(column, language) -%}
     coalesce(
         {{ column }} ->> {{ language }},
         {{ column }} ->> 'en_US',
-        json_extract_string({{ column }}, '$.*')[1]
+        {{ column }} ->> list_sort(json_keys({{ column }}))[1]
+    )
+{%- endmacro %}
+
+{% macro postgres__in_language(column, language) -%}
+    coalesce(
+        {{ column }} ->> {{ language }},
+        {{ column }} ->> 'en_US',
+        (
+            select texts.value
+            from jsonb_each_text(
+                case when jsonb_typeof({{ column }}) = 'object' then {{ column }} end
+            ) as texts(key, value)
+            order by {{ bytewise('texts.key') }}
+            limit 1
+        )
     )
 {%- endmacro %}
 

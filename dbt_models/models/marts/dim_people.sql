@@ -4,7 +4,7 @@ with ranked as (
         *,
         row_number() over (
             partition by person_key
-            order by last_seen_at desc nulls last, vendor, vendor_person_id
+            order by last_seen_at desc nulls last, {{ bytewise('vendor') }}, {{ bytewise('vendor_person_id') }}
         ) as recency
     from {{ ref('int_people') }}
 ),

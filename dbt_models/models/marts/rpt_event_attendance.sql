@@ -97,23 +97,26 @@ select
             then cast(coalesce(registrations.cancellations, 0) as double precision)
                 / (coalesce(registrations.registrations, 0) + coalesce(registrations.cancellations, 0))
     end as cancellation_rate,
+    -- Minutes as a DOUBLE on every engine: seconds / 60.0 would be NUMERIC on PostgreSQL.
     case
         when events.starts_at <= {{ business_now() }} and timed_vendors.vendor is not null
-            then coalesce(attendance.seconds_attended, 0) / 60.0
+            then cast(coalesce(attendance.seconds_attended, 0) as double precision) / 60
     end as minutes_attended,
     case
         when events.starts_at <= {{ business_now() }} and timed_vendors.vendor is not null and attendance.attendees > 0
-            then attendance.seconds_attended / 60.0 / attendance.attendees
+            then cast(attendance.seconds_attended as double precision) / 60 / attendance.attendees
     end as average_minutes_attended,
     case when {{ sells_tickets }} then coalesce(orders.orders, 0) end as orders,
     case when {{ sells_tickets }} then coalesce(orders.tickets_sold, 0) end as tickets_sold,
     events.currency,
-    case when {{ sells_tickets }} then coalesce(orders.gross_revenue, 0) end as gross_revenue,
-    case when {{ sells_tickets }} then coalesce(orders.refunded_revenue, 0) end as refunded_revenue,
-    case
+    -- Money keeps DECIMAL(18,2) through the CASE: PostgreSQL's CASE and coalesce forget the scale.
+    cast(case when {{ sells_tickets }} then coalesce(orders.gross_revenue, 0) end as decimal(18, 2)) as gross_revenue,
+    cast(case when {{ sells_tickets }} then coalesce(orders.refunded_revenue, 0) end as decimal(18, 2))
+        as refunded_revenue,
+    cast(case
         when {{ sells_tickets }}
-            then cast(coalesce(orders.gross_revenue, 0) - coalesce(orders.refunded_revenue, 0) as decimal(18, 2))
-    end as net_revenue,
+            then coalesce(orders.gross_revenue, 0) - coalesce(orders.refunded_revenue, 0)
+    end as decimal(18, 2)) as net_revenue,
     -- The moment the figures above were judged at, for readers that split held from upcoming.
     {{ business_now() }} as as_of
 from {{ ref('dim_events') }} as events

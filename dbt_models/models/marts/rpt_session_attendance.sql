@@ -37,13 +37,14 @@ select
         when session_vendors.vendor is not null and sessions.starts_at <= {{ business_now() }}
             then coalesce(attendance.attendees, 0)
     end as attendees,
+    -- Minutes as a DOUBLE on every engine: seconds / 60.0 would be NUMERIC on PostgreSQL.
     case
         when session_vendors.timed and sessions.starts_at <= {{ business_now() }}
-            then coalesce(attendance.seconds_attended, 0) / 60.0
+            then cast(coalesce(attendance.seconds_attended, 0) as double precision) / 60
     end as minutes_attended,
     case
         when session_vendors.timed and sessions.starts_at <= {{ business_now() }} and attendance.attendees > 0
-            then attendance.seconds_attended / 60.0 / attendance.attendees
+            then cast(attendance.seconds_attended as double precision) / 60 / attendance.attendees
     end as average_minutes_attended,
     case when sessions.starts_at <= {{ business_now() }} then attendance.attention_checks_passed end
         as attention_checks_passed,

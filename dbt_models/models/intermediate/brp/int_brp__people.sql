@@ -3,8 +3,10 @@
 with ranked as (
     select
         *,
+        -- NULLs last and texts byte by byte, as DuckDB orders them, so every engine keeps the same row.
         row_number() over (
-            partition by vendor_person_id order by first_seen_at desc, vendor_registration_id desc
+            partition by vendor_person_id
+            order by first_seen_at desc nulls last, {{ bytewise('vendor_registration_id') }} desc nulls last
         ) as recency
     from {{ ref('stg_brp__registrations') }}
 )

@@ -7,7 +7,7 @@ select
     attendees.vendor,
     attendees.vendor_event_id,
     attendees.vendor_person_id,
-    min(attendees.email) as email,
+    {{ bytewise_min('attendees.email') }} as email,
     bool_or(attendees.checked_in) as attended,
     min(attendees.checked_in_at) as checked_in_at
 from {{ ref('stg_eventbookings__attendees') }} as attendees

@@ -14,7 +14,8 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by vendor_person_id order by seen_at desc nulls last, email, first_name, last_name
+            partition by vendor_person_id
+            order by seen_at desc nulls last, {{ bytewise('email') }}, {{ bytewise('first_name') }}, {{ bytewise('last_name') }}
         ) as recency
     from named
 )

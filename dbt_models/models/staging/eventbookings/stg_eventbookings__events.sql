@@ -9,10 +9,10 @@ select
     {{ to_text('timezone') }} as timezone,
     {{ to_code('currency') }} as currency,
     -- `attending_on` holds the start and the end as {utc, local} pairs.
-    {{ utc_timestamp("json_extract_string(attending_on, '$[0].utc')") }} as starts_at,
-    {{ utc_timestamp("json_extract_string(attending_on, '$[#-1].utc')") }} as ends_at,
+    {{ utc_timestamp(json_text('attending_on', [0, 'utc'])) }} as starts_at,
+    {{ utc_timestamp(json_text('attending_on', [-1, 'utc'])) }} as ends_at,
     -- A capacity of 0 means none was set.
-    nullif({{ to_integer("json_extract_string(settings, '$.event_capacity')") }}, 0) as capacity,
+    nullif({{ to_integer(json_text('settings', ['event_capacity'])) }}, 0) as capacity,
     case
         when {{ to_boolean(name_value('extended_status', 'cancelled')) }} or status = 'cancelled' then 'cancelled'
     end as status,

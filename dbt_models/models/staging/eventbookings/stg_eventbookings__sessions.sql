@@ -8,7 +8,7 @@ select
     name as title,
     type as session_type,
     status,
-    {{ utc_timestamp("json_extract_string(session_starts_on, '$.utc')") }} as starts_at,
-    {{ utc_timestamp("json_extract_string(session_ends_on, '$.utc')") }} as ends_at,
-    nullif(json_extract_string(configuration, '$.attributes[0].value.name'), '') as room
+    {{ utc_timestamp(json_text('session_starts_on', ['utc'])) }} as starts_at,
+    {{ utc_timestamp(json_text('session_ends_on', ['utc'])) }} as ends_at,
+    nullif({{ json_text('configuration', ['attributes', 0, 'value', 'name']) }}, '') as room
 from {{ source('raw_eventbookings', 'sessions') }}

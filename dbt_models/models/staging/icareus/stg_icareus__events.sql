@@ -15,7 +15,7 @@ select
     {{ in_language('public_name', 'language') }} as public_name,
     {{ in_language('description', 'language') }} as description,
     language as default_language,
-    cast(event_languages as varchar[]) as languages,
+    {{ json_text_list('event_languages') }} as languages,
     {{ to_text('external_id') }} as external_id,
     {{ from_epoch_ms('start_time') }} as starts_at,
     {{ plus_seconds(from_epoch_ms('start_time'), 'duration') }} as ends_at,

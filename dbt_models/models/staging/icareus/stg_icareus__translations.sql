@@ -41,4 +41,4 @@ select
     language.key as language,
     fields.texts ->> language.key as text,
     language.key = fields.default_language as is_default_language
-from fields, unnest(json_keys(fields.texts)) as language(key)
+from fields, {{ json_object_keys('fields.texts') }} as language(key)
