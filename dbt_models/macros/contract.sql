@@ -40,5 +40,18 @@ left join (
     group by {{ unique | join(', ') }}
     having count(*) > 1
 ) as duplicates
-    on {% for column in unique %}duplicates.{{ column }} is not distinct from checked.{{ column }}{% if not loop.last %} and {% endif %}{% endfor %}
+    on {% for column in unique -%}
+    {{ same_or_both_null('duplicates.' ~ column, 'checked.' ~ column) }}{% if not loop.last %} and {% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#
+  `left` and `right` are the same value, or both NULL, written as two equalities: a
+  database can hash-join on those, where it can only compare `is not distinct from` row
+  by row (PostgreSQL then took minutes over 50,000 registrations).
+#}
+{% macro same_or_both_null(left, right) -%}
+    coalesce(cast({{ left }} as varchar), '') = coalesce(cast({{ right }} as varchar), '')
+    and ({{ left }} is null) = ({{ right }} is null)
 {%- endmacro %}
