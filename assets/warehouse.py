@@ -263,7 +263,7 @@ class Warehouse(dg.ConfigurableResource):
             return self.server
         parts = urlsplit(self.server)
         user = parts.username or ""
-        netloc = f"{user}:{_quoted(secret)}@{parts.netloc.rpartition('@')[2]}"
+        netloc = f"{user}:{quote(secret, safe='')}@{parts.netloc.rpartition('@')[2]}"
         return urlunsplit(parts._replace(netloc=netloc))
 
 
@@ -277,10 +277,6 @@ def _without_password(url: str) -> str:
         return url
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}" if parts.username else host))
-
-
-def _quoted(text: str) -> str:
-    return quote(text, safe="")
 
 
 class ServerConnection:

@@ -26,7 +26,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 URL_ENV = "TURNOUT_TEST_POSTGRES_URL"
 REQUIRE_ENV = "TURNOUT_REQUIRE_POSTGRES"
@@ -134,7 +134,6 @@ class Server:
 
     @property
     def password(self) -> str:
-        from urllib.parse import unquote
         return unquote(urlsplit(self.url).password or "")
 
     def create_database(self, prefix: str = "turnout") -> str:
